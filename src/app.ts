@@ -1,0 +1,310 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+} from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import cors from 'cors';
+import type { GraphQLSchema, ValidationRule } from 'graphql';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import type { AppContext, RequestTrace } from './context';
+import { createErrorFormatter } from './errors';
+import { HttpError, parseJson, readBody } from './http/body';
+import { clientIdOf } from './http/client-identity';
+import { requestTracePlugin } from './http/request-log.plugin';
+import type { ModelHost } from './inference/model-host';
+import { buildAppSchema, type SchemaOptions } from './schema';
+
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+export interface AppOptions {
+  config: Config;
+  models: ModelHost;
+  logger: Logger;
+  /** Extra resolvers and middlewares (rate limits, ...). */
+  extraResolvers?: SchemaOptions['extraResolvers'];
+  globalMiddlewares?: SchemaOptions['globalMiddlewares'];
+  plugins?: ApolloServerPlugin<AppContext>[];
+  validationRules?: ValidationRule[];
+  /**
+   * Runs before GraphQL for every /graphql request (authentication...). Throwing an HttpError answers
+   * with its status and code.
+   */
+  beforeGraphQL?: (req: IncomingMessage, ctx: Pick<AppContext, 'clientId'>) => void | Promise<void>;
+  /** Extra HTTP routes tried before the 404 (the operator console...). Return true when handled. */
+  routes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean | Promise<boolean>;
+}
+
+// Apollo's landing page loads the Sandbox from Apollo's CDN; only that page gets a CSP that allows it.
+const LANDING_PAGE_CSP = {
+  directives: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'", "'unsafe-inline'", 'https://embeddable-sandbox.cdn.apollographql.com'],
+    styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+    fontSrc: ["'self'", 'https://fonts.gstatic.com'],
+    imgSrc: ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
+    frameSrc: ["'self'", 'https://sandbox.embed.apollographql.com'],
+    manifestSrc: ["'self'", 'https://apollo-server-landing-page.cdn.apollographql.com'],
+  },
+};
+
+/**
+ * The HTTP server: health probes, GraphQL at /graphql through Apollo Server, security headers, CORS,
+ * body limits, access logs and graceful shutdown. Built on node:http directly: no framework sits
+ * between the socket and Apollo.
+ */
+export class App {
+  readonly httpServer: http.Server;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: AppOptions,
+    readonly schema: GraphQLSchema,
+    private readonly apollo: ApolloServer<AppContext>,
+    private readonly headers: { api: Middleware; landing: Middleware; cors: Middleware },
+  ) {
+    this.httpServer = http.createServer((req, res) => void this.handle(req, res));
+    const { config } = options;
+    this.httpServer.headersTimeout = config.headersTimeoutMs;
+    this.httpServer.requestTimeout = config.requestTimeoutMs;
+    this.httpServer.keepAliveTimeout = config.keepAliveTimeoutMs;
+    apollo.addPlugin(
+      ApolloServerPluginDrainHttpServer({ httpServer: this.httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
+    );
+  }
+
+  static async create(options: AppOptions): Promise<App> {
+    const { config, logger } = options;
+    const schema = await buildAppSchema({
+      maxBatchRows: config.maxBatchRows,
+      extraResolvers: options.extraResolvers,
+      globalMiddlewares: options.globalMiddlewares,
+    });
+    const apollo = new ApolloServer<AppContext>({
+      schema,
+      introspection: config.introspection,
+      csrfPrevention: true,
+      allowBatchedHttpRequests: false,
+      stopOnTerminationSignals: false,
+      includeStacktraceInErrorResponses: !config.production,
+      validationRules: options.validationRules,
+      formatError: createErrorFormatter({
+        production: config.production,
+        onInternal: (err) => logger.error({ err }, 'internal error'),
+      }),
+      logger: {
+        debug: (m) => logger.debug(m),
+        info: (m) => logger.info(m),
+        warn: (m) => logger.warn(m),
+        error: (m) => logger.error(m),
+      },
+      plugins: [
+        requestTracePlugin(),
+        ApolloServerPluginCacheControlDisabled(),
+        ApolloServerPluginUsageReportingDisabled(),
+        ApolloServerPluginSchemaReportingDisabled(),
+        ApolloServerPluginInlineTraceDisabled(),
+        config.landingPage
+          ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+          : ApolloServerPluginLandingPageDisabled(),
+        ...(options.plugins ?? []),
+      ],
+    });
+    await apollo.start();
+    const corsOrigins = new Set(config.corsOrigins);
+    const allowAll = corsOrigins.has('*');
+    const headers = {
+      api: helmet() as unknown as Middleware,
+      landing: helmet({ contentSecurityPolicy: LANDING_PAGE_CSP, crossOriginEmbedderPolicy: false }) as unknown as Middleware,
+      cors: cors({
+        origin: (origin, cb) => cb(null, allowAll || (origin !== undefined && corsOrigins.has(origin))),
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name'],
+        maxAge: 600,
+      }) as unknown as Middleware,
+    };
+    return new App(options, schema, apollo, headers);
+  }
+
+  /** Starts listening; resolves with the bound port (use PORT=0 in tests). */
+  async listen(port = this.options.config.port, host = this.options.config.host): Promise<{ port: number; url: string }> {
+    await new Promise<void>((resolve, reject) => {
+      this.httpServer.once('error', reject);
+      this.httpServer.listen(port, host, () => {
+        this.httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.httpServer.address() as AddressInfo;
+    const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    return { port: address.port, url: `http://${shown}:${address.port}/graphql` };
+  }
+
+  /**
+   * Graceful stop: readiness goes false, the listener closes, in-flight requests finish (up to
+   * SHUTDOWN_TIMEOUT_MS), then the ONNX session is released. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.options.models.draining = true;
+      await this.apollo.stop();
+      await this.options.models.close();
+    })();
+    return this.stopping;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    const trace: RequestTrace = { errorCodes: [] };
+    const requestId = typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128
+      ? req.headers['x-request-id']
+      : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    res.once('finish', () => this.logRequest(req, res, pathname, requestId, trace, started));
+    try {
+      await this.route(req, res, pathname, url, q, trace, requestId);
+    } catch (err) {
+      this.fail(res, err, requestId);
+    }
+  }
+
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    pathname: string,
+    url: string,
+    q: number,
+    trace: RequestTrace,
+    requestId: string,
+  ): Promise<void> {
+    const { models, config } = this.options;
+    if (pathname === '/healthz') {
+      await run(this.headers.api, req, res);
+      return sendJson(res, 200, { status: 'alive' });
+    }
+    if (pathname === '/readyz') {
+      await run(this.headers.api, req, res);
+      const ready = models.state.status === 'ready' && !models.draining;
+      return sendJson(res, ready ? 200 : 503, { status: models.draining ? 'closing' : models.state.status });
+    }
+    if (pathname !== '/graphql') {
+      await run(this.headers.api, req, res);
+      if (this.options.routes && (await this.options.routes(req, res, pathname))) return;
+      if (pathname === '/' && req.method === 'GET' && config.landingPage) {
+        res.statusCode = 302;
+        res.setHeader('location', '/graphql');
+        return void res.end();
+      }
+      return sendJson(res, 404, { errors: [{ message: `Not found: ${pathname}`, extensions: { code: 'NOT_FOUND' } }] });
+    }
+
+    const landing = req.method === 'GET' && config.landingPage && (req.headers.accept ?? '').includes('text/html');
+    await run(landing ? this.headers.landing : this.headers.api, req, res);
+    await run(this.headers.cors, req, res);
+    if (req.method === 'OPTIONS') {
+      if (!res.writableEnded) {
+        res.statusCode = 204;
+        res.end();
+      }
+      return;
+    }
+    if (models.draining) res.setHeader('connection', 'close');
+
+    const clientId = clientIdOf(req, config.trustProxy);
+    if (this.options.beforeGraphQL) await this.options.beforeGraphQL(req, { clientId });
+
+    let body: unknown;
+    if (req.method === 'POST') {
+      const contentType = req.headers['content-type'] ?? '';
+      if (/^application\/(graphql-response\+)?json\b/i.test(contentType) || /\+json\b/i.test(contentType)) {
+        body = parseJson(await readBody(req, config.bodyLimitBytes));
+      } else {
+        req.resume();
+        throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /graphql needs Content-Type: application/json');
+      }
+    }
+
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await this.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: q === -1 ? '' : url.slice(q), body },
+      context: async () => ({ config, models, log: this.options.logger, requestId, clientId, trace }),
+    });
+    for (const [key, value] of response.headers) res.setHeader(key, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+      return;
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  /** Errors outside GraphQL execution: our HttpErrors keep their status and code, anything else is a 500. */
+  private fail(res: ServerResponse, err: unknown, requestId: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code, ...err.extensions } }] });
+      return;
+    }
+    this.options.logger.error({ err, requestId }, 'unhandled request error');
+    sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+  }
+
+  private logRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    pathname: string,
+    requestId: string,
+    trace: RequestTrace,
+    started: bigint,
+  ): void {
+    const log = this.options.logger;
+    if (!log.isLevelEnabled('info')) return;
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    log.info(
+      {
+        requestId,
+        method: req.method,
+        path: pathname,
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 1000) / 1000,
+        operation: trace.operationName ?? trace.operationType,
+        outcome: trace.errorCodes.length > 0 ? 'error' : res.statusCode < 400 ? 'ok' : 'error',
+        ...(trace.errorCodes.length > 0 ? { errorCodes: [...new Set(trace.errorCodes)] } : {}),
+      },
+      'request',
+    );
+  }
+}
+
+function run(mw: Middleware, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => mw(req, res, (err) => (err ? reject(err) : resolve())));
+}
+
+function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  if (res.writableEnded) return;
+  const text = JSON.stringify(payload);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}

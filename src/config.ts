@@ -1,0 +1,196 @@
+/**
+ * Every setting the server reads, from environment variables, parsed and validated once at start.
+ * Nothing else in the code base reads process.env: a bad value stops start-up with a message naming
+ * the variable, instead of surfacing later as a strange runtime error.
+ */
+import path from 'node:path';
+
+export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
+export type NodeEnv = 'development' | 'production' | 'test';
+export type RateLimitFailMode = 'open' | 'closed';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  production: boolean;
+  host: string;
+  port: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  modelDir: string;
+  inferenceDevice: InferenceDevice;
+  /** Intra-op threads for the ONNX session. */
+  inferenceThreads: number;
+  /** Most rows one ONNX run takes. */
+  maxBatchSize: number;
+  /** Extra wait before a batch runs, to gather more rows; 0 = only what arrived in the same event-loop turn. */
+  maxBatchWaitMs: number;
+  /** Most rows waiting for or in inference; more fail fast with SERVER_BUSY. */
+  maxQueueRows: number;
+  /** Most rows one predictBatch call takes. */
+  maxBatchRows: number;
+  bodyLimitBytes: number;
+  corsOrigins: string[];
+  introspection: boolean;
+  landingPage: boolean;
+  shutdownTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxQueryDepth: number;
+  maxQueryCost: number;
+  maxAliases: number;
+  maxRootFields: number;
+  rateLimit: {
+    enabled: boolean;
+    max: number;
+    windowMs: number;
+    window: string;
+    rowsMax: number;
+    redisUrl: string | undefined;
+    failMode: RateLimitFailMode;
+    /** Most client identities the in-memory store keeps before evicting the oldest. */
+    memoryMaxKeys: number;
+  };
+  apiKeys: { hashes: string[]; file: string | undefined };
+  trustProxy: boolean;
+  serveConsole: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? fallback : raw.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name, String(fallback));
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name, String(fallback)).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = str(env, name, fallback).toLowerCase();
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+/** `900`, `900s`, `15m`, `1h`, `500ms` -> milliseconds. */
+export function parseDuration(name: string, raw: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!match) throw new ConfigError(name, `expected a duration like 15m, 900s or 1h, got "${raw}"`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's']!;
+  const ms = Number(match[1]) * unit;
+  if (ms < 1_000) throw new ConfigError(name, `must be at least 1s, got "${raw}"`);
+  return ms;
+}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function origins(env: Env, name: string, fallback: string[]): string[] {
+  const values = list(env, name, fallback);
+  for (const origin of values) {
+    if (origin === '*') continue;
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(name, `"${origin}" is not an origin like https://app.example.com`);
+    }
+    if (parsed.origin !== origin) throw new ConfigError(name, `"${origin}" is not an origin (write ${parsed.origin})`);
+  }
+  return values;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
+  const production = nodeEnv === 'production';
+  const maxBatchRows = int(env, 'MAX_BATCH_ROWS', 1_000, 1, 100_000);
+  const maxQueueRows = int(env, 'MAX_QUEUE_ROWS', 20_000, 1, 10_000_000);
+  if (maxQueueRows < maxBatchRows) {
+    throw new ConfigError('MAX_QUEUE_ROWS', `must be at least MAX_BATCH_ROWS (${maxBatchRows}), got ${maxQueueRows}`);
+  }
+  const window = str(env, 'RATE_LIMIT_WINDOW', '15m');
+  const apiKeyHashes = list(env, 'API_KEYS', []).map((h) => h.toLowerCase());
+  for (const hash of apiKeyHashes) {
+    if (!SHA256_HEX.test(hash)) {
+      throw new ConfigError('API_KEYS', 'expected comma-separated SHA-256 hex digests of the keys (never the keys)');
+    }
+  }
+  const redisUrl = env.RATE_LIMIT_REDIS_URL?.trim() || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('RATE_LIMIT_REDIS_URL', `expected redis://host:port, got "${redisUrl}"`);
+  }
+  const port = int(env, 'PORT', 4000, 0, 65_535);
+
+  return {
+    nodeEnv,
+    production,
+    host: str(env, 'HOST', '0.0.0.0'),
+    port,
+    logLevel: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', [
+      'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+    ] as const),
+    modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),
+    inferenceDevice: oneOf<InferenceDevice>(env, 'INFERENCE_DEVICE', 'auto', ['auto', 'cpu', 'cuda']),
+    inferenceThreads: int(env, 'INFERENCE_THREADS', 1, 1, 256),
+    maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_024, 1, 100_000),
+    maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
+    maxQueueRows,
+    maxBatchRows,
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1_024, 104_857_600),
+    corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
+    introspection: bool(env, 'INTROSPECTION', !production),
+    landingPage: bool(env, 'LANDING_PAGE', !production),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+    maxQueryDepth: int(env, 'MAX_QUERY_DEPTH', 8, 1, 100),
+    maxQueryCost: int(env, 'MAX_QUERY_COST', 5_000, 1, 10_000_000),
+    maxAliases: int(env, 'MAX_ALIASES', 15, 0, 1_000),
+    maxRootFields: int(env, 'MAX_ROOT_FIELDS', 10, 1, 1_000),
+    rateLimit: {
+      enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
+      max: int(env, 'RATE_LIMIT_MAX', 100, 1, 100_000_000),
+      windowMs: parseDuration('RATE_LIMIT_WINDOW', window),
+      window,
+      rowsMax: int(env, 'RATE_LIMIT_ROWS_MAX', 100_000, 1, 1_000_000_000),
+      redisUrl,
+      failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'open', ['open', 'closed']),
+      memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
+    },
+    apiKeys: { hashes: apiKeyHashes, file: env.API_KEYS_FILE?.trim() || undefined },
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    serveConsole: bool(env, 'SERVE_CONSOLE', !production),
+  };
+}

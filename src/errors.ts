@@ -1,0 +1,98 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+
+/**
+ * The one catalogue of error codes a client can see in `extensions.code`.
+ * Apollo Server's own request-level codes are listed too so a client can switch on every code it may meet.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  MODEL_NOT_READY: 'MODEL_NOT_READY',
+  SERVER_BUSY: 'SERVER_BUSY',
+  INFERENCE_FAILED: 'INFERENCE_FAILED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  // Raised by Apollo Server / graphql-js before any resolver runs.
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  BAD_REQUEST: 'BAD_REQUEST',
+  OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** One broken rule of one field (of one row, for predictBatch). */
+export interface Violation {
+  /** Index in `predictBatch(inputs:)`; absent for `predict`. */
+  row?: number;
+  field: string;
+  value: unknown;
+  /** class-validator constraint name, e.g. `min`, `max`, `isPositive`. */
+  constraint: string;
+  /** The limit the value broke, when the rule has one. */
+  bound?: number | string;
+  message: string;
+}
+
+export function badUserInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...extensions } });
+}
+
+export function invalidReadings(violations: Violation[]): GraphQLError {
+  const rows = [...new Set(violations.map((v) => v.row).filter((r): r is number => r !== undefined))];
+  const first = violations[0];
+  const where = first.row === undefined ? first.field : `inputs[${first.row}].${first.field}`;
+  const more = violations.length > 1 ? ` (and ${violations.length - 1} more)` : '';
+  return badUserInput(`Invalid sensor reading: ${where}: ${first.message}${more}`, {
+    violations,
+    ...(rows.length > 0 ? { invalidRows: rows } : {}),
+  });
+}
+
+export function modelNotReady(state: string): GraphQLError {
+  return new GraphQLError(`The model is not ready (state: ${state}); retry shortly`, {
+    extensions: { code: ErrorCode.MODEL_NOT_READY, state },
+  });
+}
+
+export function serverBusy(queuedRows: number, maxQueueRows: number): GraphQLError {
+  return new GraphQLError('The inference queue is full; retry shortly', {
+    extensions: { code: ErrorCode.SERVER_BUSY, queuedRows, maxQueueRows },
+  });
+}
+
+export function inferenceFailed(): GraphQLError {
+  return new GraphQLError('Inference failed for this request', {
+    extensions: { code: ErrorCode.INFERENCE_FAILED },
+  });
+}
+
+/**
+ * The single boundary where errors become what clients see. Errors from the catalogue pass through
+ * (minus stack traces in production); anything else is an internal error whose details go to the log only.
+ */
+export function createErrorFormatter(opts: { production: boolean; onInternal?: (err: unknown) => void }) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      if (!opts.production) return formatted;
+      const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    opts.onInternal?.(unwrapResolverError(error));
+    if (!opts.production) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    }
+    return {
+      message: 'Internal server error',
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    };
+  };
+}

@@ -1,0 +1,196 @@
+import * as ort from 'onnxruntime-node';
+import type { InferenceDevice } from '../config';
+import { inferenceFailed } from '../errors';
+import { FailureType } from '../schema/failure-type.enum';
+import { PRODUCT_TYPE_CODE, type ProductType } from '../schema/product-type.enum';
+import type { Prediction } from '../schema/prediction.type';
+import { RowBatcher, type BatcherStats } from './batcher';
+import { INPUT_FIELDS, loadModelArtifacts, ModelLoadError, type ModelManifest } from './model-manifest';
+
+export interface Reading {
+  airTemperature: number;
+  processTemperature: number;
+  rotationalSpeed: number;
+  torque: number;
+  toolWear: number;
+  productType: ProductType;
+}
+
+export interface InferenceServiceOptions {
+  modelDir: string;
+  device: InferenceDevice;
+  threads?: number;
+  maxBatchSize?: number;
+  maxBatchWaitMs?: number;
+  maxQueueRows?: number;
+  /** Told about each failed run (the caller only sees INFERENCE_FAILED). */
+  onRunError?: (err: unknown) => void;
+}
+
+export type LiveDevice = 'cpu' | 'cuda';
+
+/** Raw model outputs for a batch of rows (row-major). */
+export interface ModelOutputs {
+  probabilities: Float32Array;
+  reconstructionError: Float32Array;
+}
+
+const WIDTH = INPUT_FIELDS.length;
+const CLASSES = Object.values(FailureType).length;
+
+/**
+ * The one ONNX session of the process and the batcher in front of it.
+ * Created loaded (`create`), or not at all.
+ */
+export class InferenceService {
+  private readonly batcher: RowBatcher<Reading, Prediction>;
+  private readonly labels: ReadonlyArray<{ enum: FailureType; label: string }>;
+  private closed = false;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly manifest: ModelManifest,
+    readonly device: LiveDevice,
+    private readonly options: InferenceServiceOptions,
+  ) {
+    this.labels = manifest.outputs.probabilities.labels;
+    this.batcher = new RowBatcher<Reading, Prediction>({
+      runBatch: (rows) => this.runBatch(rows),
+      maxBatchSize: options.maxBatchSize,
+      maxWaitMs: options.maxBatchWaitMs,
+      maxQueueRows: options.maxQueueRows,
+    });
+  }
+
+  static async create(options: InferenceServiceOptions): Promise<InferenceService> {
+    const { manifest, onnx } = await loadModelArtifacts(options.modelDir);
+    const { session, device } = await openSession(onnx, options);
+    const inputName = manifest.inputs.name ?? 'readings';
+    const wanted = [manifest.outputs.probabilities.name, manifest.outputs.reconstructionError.name];
+    if (!session.inputNames.includes(inputName) || wanted.some((n) => !session.outputNames.includes(n))) {
+      await session.release();
+      throw new ModelLoadError(
+        `model.onnx has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]; model.json expects input ${inputName} and outputs ${wanted.join(', ')}`,
+      );
+    }
+    const service = new InferenceService(session, manifest, device, options);
+    // A first run proves the graph executes on this provider before the server says it is ready.
+    await service.runModel(new Float32Array(WIDTH * 1).fill(1), 1);
+    return service;
+  }
+
+  /** Available execution providers of this onnxruntime-node build. */
+  static availableProviders(): string[] {
+    return ort.listSupportedBackends().map((b) => b.name);
+  }
+
+  predict(reading: Reading): Promise<Prediction> {
+    return this.batcher.load(reading);
+  }
+
+  predictMany(readings: readonly Reading[]): Promise<Prediction[]> {
+    return this.batcher.loadAll(readings);
+  }
+
+  stats(): BatcherStats {
+    return this.batcher.stats();
+  }
+
+  /** Runs the model on `count` rows packed row-major in `input`. */
+  async runModel(input: Float32Array, count: number): Promise<ModelOutputs> {
+    const feeds = { [this.manifest.inputs.name ?? 'readings']: new ort.Tensor('float32', input, [count, WIDTH]) };
+    const out = await this.session.run(feeds);
+    const probabilities = out[this.manifest.outputs.probabilities.name].data as Float32Array;
+    const reconstructionError = out[this.manifest.outputs.reconstructionError.name].data as Float32Array;
+    if (probabilities.length !== count * CLASSES || reconstructionError.length !== count) {
+      throw new Error(`model returned ${probabilities.length} probabilities and ${reconstructionError.length} errors for ${count} rows`);
+    }
+    return { probabilities, reconstructionError };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.release();
+  }
+
+  private async runBatch(rows: readonly Reading[]): Promise<Prediction[]> {
+    const input = new Float32Array(rows.length * WIDTH);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const o = i * WIDTH;
+      input[o] = r.airTemperature;
+      input[o + 1] = r.processTemperature;
+      input[o + 2] = r.rotationalSpeed;
+      input[o + 3] = r.torque;
+      input[o + 4] = r.toolWear;
+      input[o + 5] = PRODUCT_TYPE_CODE[r.productType];
+    }
+    let outputs: ModelOutputs;
+    try {
+      outputs = await this.runModel(input, rows.length);
+    } catch (err) {
+      this.options.onRunError?.(err);
+      throw inferenceFailed();
+    }
+    const predictions = new Array<Prediction>(rows.length);
+    for (let i = 0; i < rows.length; i++) predictions[i] = this.toPrediction(outputs, i);
+    return predictions;
+  }
+
+  private toPrediction(outputs: ModelOutputs, row: number): Prediction {
+    const base = row * CLASSES;
+    let best = 0;
+    const probabilities = new Array(CLASSES);
+    for (let c = 0; c < CLASSES; c++) {
+      const p = outputs.probabilities[base + c];
+      if (p > outputs.probabilities[base + best]) best = c;
+      probabilities[c] = { failureType: this.labels[c].enum, label: this.labels[c].label, probability: p };
+    }
+    const reconstructionError = outputs.reconstructionError[row];
+    const threshold = this.manifest.anomaly.threshold;
+    return {
+      predictedFailureType: this.labels[best].enum,
+      label: this.labels[best].label,
+      probability: outputs.probabilities[base + best],
+      failureProbability: Math.max(0, 1 - outputs.probabilities[base]),
+      probabilities,
+      reconstructionError,
+      anomalyThreshold: threshold,
+      // NaN (never expected) must not read as "normal".
+      isAnomaly: !(reconstructionError <= threshold),
+      device: this.device,
+      modelVersion: this.manifest.version,
+    };
+  }
+}
+
+async function openSession(
+  onnx: Uint8Array,
+  options: InferenceServiceOptions,
+): Promise<{ session: ort.InferenceSession; device: LiveDevice }> {
+  const base: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: options.threads ?? 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  };
+  if (options.device !== 'cpu') {
+    try {
+      const session = await ort.InferenceSession.create(onnx, { ...base, executionProviders: ['cuda'] });
+      return { session, device: 'cuda' };
+    } catch (err) {
+      if (options.device === 'cuda') {
+        throw new ModelLoadError(
+          `INFERENCE_DEVICE=cuda but the CUDA execution provider cannot start (${(err as Error).message}); install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a host with CUDA 12 and cuDNN 9, or use INFERENCE_DEVICE=auto`,
+          { cause: err },
+        );
+      }
+    }
+  }
+  try {
+    const session = await ort.InferenceSession.create(onnx, { ...base, executionProviders: ['cpu'] });
+    return { session, device: 'cpu' };
+  } catch (err) {
+    throw new ModelLoadError(`model.onnx cannot be loaded by onnxruntime (${(err as Error).message})`, { cause: err });
+  }
+}

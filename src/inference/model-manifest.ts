@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FailureType } from '../schema/failure-type.enum';
+
+/** The parts of models/model.json the server relies on (training writes more; see models/README.md). */
+export interface ModelManifest {
+  name: string;
+  version: string;
+  createdAt: string;
+  dataset: { sha256: string; licence: string; attribution?: string };
+  onnx: { file: string; sha256: string; opset?: Record<string, number> };
+  inputs: {
+    name: string;
+    columns: Array<{ field: string; column: string; unit: string; min?: number; max?: number }>;
+  };
+  outputs: {
+    probabilities: { name: string; labels: Array<{ enum: FailureType; label: string }> };
+    reconstructionError: { name: string };
+  };
+  anomaly: { threshold: number; method: string };
+  metrics: {
+    protocol?: string;
+    perClassF1?: Partial<Record<FailureType, { mean: number; std: number }>>;
+    binaryF1?: { mean: number; std: number };
+    macroF1?: { mean: number; std: number };
+    accuracy?: { mean: number; std: number };
+    [key: string]: unknown;
+  };
+}
+
+export class ModelLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ModelLoadError';
+  }
+}
+
+/** The input columns, in the order the server writes them into the model's input tensor. */
+export const INPUT_FIELDS = [
+  'airTemperature',
+  'processTemperature',
+  'rotationalSpeed',
+  'torque',
+  'toolWear',
+  'productType',
+] as const;
+
+const FAILURE_TYPES = Object.values(FailureType);
+
+function fail(file: string, message: string): never {
+  throw new ModelLoadError(`${file}: ${message}`);
+}
+
+/**
+ * Reads model.json and the ONNX file it names, and checks that they match each other and the API:
+ * a truncated or swapped model file must stop start-up, not serve wrong answers.
+ */
+export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: ModelManifest; onnx: Uint8Array }> {
+  const manifestPath = path.join(modelDir, 'model.json');
+  let manifest: ModelManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ModelManifest;
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message;
+    throw new ModelLoadError(`${manifestPath}: cannot read model manifest (${reason}); run \`npm run train\` or set MODEL_DIR`, { cause: err });
+  }
+  for (const key of ['name', 'version', 'createdAt'] as const) {
+    if (typeof manifest[key] !== 'string') fail(manifestPath, `"${key}" must be a string`);
+  }
+  if (typeof manifest.onnx?.file !== 'string' || typeof manifest.onnx.sha256 !== 'string') {
+    fail(manifestPath, '"onnx.file" and "onnx.sha256" are required');
+  }
+  const columns = manifest.inputs?.columns;
+  if (!Array.isArray(columns) || columns.map((c) => c.field).join() !== INPUT_FIELDS.join()) {
+    fail(manifestPath, `"inputs.columns" must list ${INPUT_FIELDS.join(', ')} in that order`);
+  }
+  const labels = manifest.outputs?.probabilities?.labels;
+  if (!Array.isArray(labels) || labels.map((l) => l.enum).join() !== FAILURE_TYPES.join()) {
+    fail(manifestPath, `"outputs.probabilities.labels" must list ${FAILURE_TYPES.join(', ')} in that order`);
+  }
+  if (typeof manifest.outputs.reconstructionError?.name !== 'string') {
+    fail(manifestPath, '"outputs.reconstructionError.name" is required');
+  }
+  if (!Number.isFinite(manifest.anomaly?.threshold) || manifest.anomaly.threshold <= 0) {
+    fail(manifestPath, '"anomaly.threshold" must be a positive number');
+  }
+  manifest.metrics ??= {};
+  manifest.dataset ??= { sha256: 'unknown', licence: 'unknown' };
+
+  const onnxPath = path.join(modelDir, manifest.onnx.file);
+  let onnx: Uint8Array;
+  try {
+    onnx = await readFile(onnxPath);
+  } catch (err) {
+    throw new ModelLoadError(`${onnxPath}: cannot read ONNX model (${(err as Error).message})`, { cause: err });
+  }
+  const digest = createHash('sha256').update(onnx).digest('hex');
+  if (digest !== manifest.onnx.sha256) {
+    fail(onnxPath, `SHA-256 ${digest} does not match model.json (${manifest.onnx.sha256}): the file is corrupt or belongs to another model`);
+  }
+  return { manifest, onnx };
+}

@@ -1,0 +1,69 @@
+import 'reflect-metadata';
+import { App } from './app';
+import { ConfigError, loadConfig } from './config';
+import { InferenceService } from './inference/inference.service';
+import { ModelHost } from './inference/model-host';
+import { createLogger } from './logger';
+
+/** Process entry: config, HTTP server (alive at once), model load (ready when done), signals. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  const models = new ModelHost();
+  const app = await App.create({ config, models, logger });
+  const { url } = await app.listen();
+  logger.info({ url, env: config.nodeEnv }, 'listening');
+
+  let exiting = false;
+  const shutdown = async (signal: string, code: number) => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    try {
+      await app.stop();
+      logger.info('stopped');
+    } catch (err) {
+      logger.error({ err }, 'error during shutdown');
+      code = 1;
+    }
+    logger.flush();
+    process.exit(code);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+
+  try {
+    const service = await models.load(() =>
+      InferenceService.create({
+        modelDir: config.modelDir,
+        device: config.inferenceDevice,
+        threads: config.inferenceThreads,
+        maxBatchSize: config.maxBatchSize,
+        maxBatchWaitMs: config.maxBatchWaitMs,
+        maxQueueRows: config.maxQueueRows,
+        onRunError: (err) => logger.error({ err }, 'inference run failed'),
+      }),
+    );
+    logger.info(
+      { model: service.manifest.name, version: service.manifest.version, device: service.device, modelDir: config.modelDir },
+      'model ready',
+    );
+  } catch (err) {
+    logger.fatal({ err: { message: (err as Error).message } }, 'model failed to load');
+    process.stderr.write(`Model failed to load: ${(err as Error).message}\n`);
+    logger.flush();
+    await app.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,72 @@
+import { Ctx, Query, Resolver } from 'type-graphql';
+import type { AppContext } from '../context';
+import { InferenceService } from '../inference/inference.service';
+import { Health, ServiceStatus } from '../schema/health.type';
+import { ModelInfo } from '../schema/model-info.type';
+import { SERVER_VERSION } from '../version';
+
+const STARTED_AT = Date.now();
+
+@Resolver()
+export class ModelResolver {
+  @Query(() => Health, { description: 'Whether the server is up and the model loaded; costs no rate-limit budget.' })
+  health(@Ctx() ctx: AppContext): Health {
+    const service = ctx.models.peek();
+    const status = ctx.models.draining ? ServiceStatus.CLOSING : (ctx.models.state.status.toUpperCase() as ServiceStatus);
+    return {
+      status,
+      modelLoaded: service !== undefined,
+      device: service?.device ?? null,
+      uptimeSeconds: (Date.now() - STARTED_AT) / 1000,
+      serverVersion: SERVER_VERSION,
+      modelVersion: service?.manifest.version ?? null,
+    };
+  }
+
+  @Query(() => ModelInfo, { description: 'The loaded model: version, inputs with units and training ranges, metrics, anomaly threshold, device and batching.' })
+  modelInfo(@Ctx() ctx: AppContext): ModelInfo {
+    const service = ctx.models.service();
+    const { manifest } = service;
+    const stats = service.stats();
+    const perClass = manifest.metrics.perClassF1 ?? {};
+    return {
+      name: manifest.name,
+      version: manifest.version,
+      createdAt: manifest.createdAt,
+      datasetSha256: manifest.dataset.sha256,
+      dataLicence: [manifest.dataset.licence, manifest.dataset.attribution].filter(Boolean).join(': '),
+      inputs: manifest.inputs.columns.map((c) => ({
+        field: c.field,
+        column: c.column,
+        unit: c.unit,
+        trainingMin: c.min ?? null,
+        trainingMax: c.max ?? null,
+      })),
+      failureTypes: manifest.outputs.probabilities.labels.map((l) => ({
+        failureType: l.enum,
+        label: l.label,
+        f1: perClass[l.enum] ?? null,
+      })),
+      anomalyThreshold: manifest.anomaly.threshold,
+      anomalyThresholdMethod: manifest.anomaly.method,
+      metrics: {
+        protocol: manifest.metrics.protocol ?? 'not recorded',
+        binaryF1: manifest.metrics.binaryF1 ?? null,
+        macroF1: manifest.metrics.macroF1 ?? null,
+        accuracy: manifest.metrics.accuracy ?? null,
+      },
+      device: service.device,
+      availableProviders: InferenceService.availableProviders(),
+      batching: {
+        maxBatchSize: ctx.config.maxBatchSize,
+        maxBatchWaitMs: ctx.config.maxBatchWaitMs,
+        maxQueueRows: ctx.config.maxQueueRows,
+        maxBatchRows: ctx.config.maxBatchRows,
+        queuedRows: stats.queuedRows,
+        runs: stats.runs,
+        rows: stats.rows,
+        meanRowsPerRun: stats.meanRowsPerRun,
+      },
+    };
+  }
+}
