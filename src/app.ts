@@ -64,23 +64,16 @@ const LANDING_PAGE_CSP = {
  * between the socket and Apollo.
  */
 export class App {
-  readonly httpServer: http.Server;
   private stopping: Promise<void> | undefined;
 
   private constructor(
     private readonly options: AppOptions,
     readonly schema: GraphQLSchema,
+    readonly httpServer: http.Server,
     private readonly apollo: ApolloServer<AppContext>,
     private readonly headers: { api: Middleware; landing: Middleware; cors: Middleware },
   ) {
-    this.httpServer = http.createServer((req, res) => void this.handle(req, res));
-    const { config } = options;
-    this.httpServer.headersTimeout = config.headersTimeoutMs;
-    this.httpServer.requestTimeout = config.requestTimeoutMs;
-    this.httpServer.keepAliveTimeout = config.keepAliveTimeoutMs;
-    apollo.addPlugin(
-      ApolloServerPluginDrainHttpServer({ httpServer: this.httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
-    );
+    httpServer.on('request', (req, res) => void this.handle(req, res));
   }
 
   static async create(options: AppOptions): Promise<App> {
@@ -90,6 +83,11 @@ export class App {
       extraResolvers: options.extraResolvers,
       globalMiddlewares: options.globalMiddlewares,
     });
+    // The drain plugin needs the server before Apollo starts; requests are routed once the App exists.
+    const httpServer = http.createServer();
+    httpServer.headersTimeout = config.headersTimeoutMs;
+    httpServer.requestTimeout = config.requestTimeoutMs;
+    httpServer.keepAliveTimeout = config.keepAliveTimeoutMs;
     const apollo = new ApolloServer<AppContext>({
       schema,
       introspection: config.introspection,
@@ -110,6 +108,7 @@ export class App {
       },
       plugins: [
         requestTracePlugin(),
+        ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
         ApolloServerPluginCacheControlDisabled(),
         ApolloServerPluginUsageReportingDisabled(),
         ApolloServerPluginSchemaReportingDisabled(),
@@ -133,7 +132,7 @@ export class App {
         maxAge: 600,
       }) as unknown as Middleware,
     };
-    return new App(options, schema, apollo, headers);
+    return new App(options, schema, httpServer, apollo, headers);
   }
 
   /** Starts listening; resolves with the bound port (use PORT=0 in tests). */

@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { App } from './app';
 import { ConfigError, loadConfig } from './config';
-import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { createLogger } from './logger';
+import { createApp, loadModel } from './server';
 
 /** Process entry: config, HTTP server (alive at once), model load (ready when done), signals. */
 async function main(): Promise<void> {
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   const models = new ModelHost();
-  const app = await App.create({ config, models, logger });
+  const app = await createApp(config, logger, models);
   const { url } = await app.listen();
   logger.info({ url, env: config.nodeEnv }, 'listening');
 
@@ -42,17 +41,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
   try {
-    const service = await models.load(() =>
-      InferenceService.create({
-        modelDir: config.modelDir,
-        device: config.inferenceDevice,
-        threads: config.inferenceThreads,
-        maxBatchSize: config.maxBatchSize,
-        maxBatchWaitMs: config.maxBatchWaitMs,
-        maxQueueRows: config.maxQueueRows,
-        onRunError: (err) => logger.error({ err }, 'inference run failed'),
-      }),
-    );
+    const service = await loadModel(config, logger, models);
     logger.info(
       { model: service.manifest.name, version: service.manifest.version, device: service.device, modelDir: config.modelDir },
       'model ready',

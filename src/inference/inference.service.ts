@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
@@ -165,6 +167,15 @@ export class InferenceService {
   }
 }
 
+function cudaProviderInstalled(): boolean {
+  try {
+    const binding = require.resolve(`onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`);
+    return existsSync(path.join(path.dirname(binding), 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
 async function openSession(
   onnx: Uint8Array,
   options: InferenceServiceOptions,
@@ -174,7 +185,9 @@ async function openSession(
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   };
-  if (options.device !== 'cpu') {
+  // In auto mode, skip the CUDA attempt when its provider libraries were never installed: onnxruntime
+  // would only print a load error on every start.
+  if (options.device === 'cuda' || (options.device === 'auto' && cudaProviderInstalled())) {
     try {
       const session = await ort.InferenceSession.create(onnx, { ...base, executionProviders: ['cuda'] });
       return { session, device: 'cuda' };

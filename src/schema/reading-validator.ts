@@ -87,7 +87,8 @@ export class CompiledValidator {
       return {
         ...(row === undefined ? {} : { row }),
         field: error.property,
-        value: error.value,
+        // JSON has no Infinity/NaN: spell them so the client sees what it sent.
+        value: typeof error.value === 'number' && !Number.isFinite(error.value) ? String(error.value) : error.value,
         constraint,
         ...(bound === undefined ? {} : { bound }),
         message,

@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import { App, type AppOptions } from './app';
+import type { Config } from './config';
+import { InferenceService } from './inference/inference.service';
+import { ModelHost } from './inference/model-host';
+
+/**
+ * The composition root: every feature (protection, console, ...) is wired into the App here, so that
+ * main.ts and the tests start exactly the same server.
+ */
+export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
+  const options: AppOptions = { config, models, logger };
+  return App.create(options);
+}
+
+/** Loads the model named by the config into `models` (MODEL_NOT_READY until this resolves). */
+export function loadModel(config: Config, logger: Logger, models: ModelHost): Promise<InferenceService> {
+  return models.load(() =>
+    InferenceService.create({
+      modelDir: config.modelDir,
+      device: config.inferenceDevice,
+      threads: config.inferenceThreads,
+      maxBatchSize: config.maxBatchSize,
+      maxBatchWaitMs: config.maxBatchWaitMs,
+      maxQueueRows: config.maxQueueRows,
+      onRunError: (err) => logger.error({ err }, 'inference run failed'),
+    }),
+  );
+}
