@@ -50,7 +50,11 @@ export class RowBatcher<In, Out> {
 
   /** Infers one row. Rejects with SERVER_BUSY at once when the queue is full. */
   load(row: In): Promise<Out> {
-    this.admit(1);
+    try {
+      this.admit(1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.loader.load(row);
   }
 

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, parseDuration } from '../src/config';
+
+function rejects(env: Record<string, string>, variable: string, pattern?: RegExp) {
+  assert.throws(() => loadConfig(env), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.variable, variable);
+    assert.match(err.message, new RegExp(`^Invalid configuration: ${variable}: `));
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe('loadConfig', () => {
+  it('has documented defaults for an empty environment', () => {
+    const c = loadConfig({});
+    assert.equal(c.nodeEnv, 'development');
+    assert.equal(c.port, 4000);
+    assert.equal(c.inferenceDevice, 'auto');
+    assert.equal(c.maxBatchSize, 1024);
+    assert.equal(c.maxBatchWaitMs, 0);
+    assert.equal(c.maxBatchRows, 1000);
+    assert.equal(c.maxQueueRows, 20000);
+    assert.equal(c.rateLimit.max, 100);
+    assert.equal(c.rateLimit.windowMs, 15 * 60_000);
+    assert.equal(c.rateLimit.rowsMax, 100_000);
+    assert.equal(c.rateLimit.failMode, 'open');
+    assert.equal(c.introspection, true);
+    assert.equal(c.landingPage, true);
+    assert.ok(c.modelDir.endsWith('models'));
+  });
+
+  it('turns introspection, the landing page and the console off in production', () => {
+    const c = loadConfig({ NODE_ENV: 'production' });
+    assert.equal(c.production, true);
+    assert.equal(c.introspection, false);
+    assert.equal(c.landingPage, false);
+    assert.equal(c.serveConsole, false);
+    assert.deepEqual(c.corsOrigins, []);
+    assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection, true);
+  });
+
+  it('names the variable that is wrong', () => {
+    rejects({ PORT: 'eighty' }, 'PORT', /integer/);
+    rejects({ PORT: '70000' }, 'PORT', /between 0 and 65535/);
+    rejects({ NODE_ENV: 'staging' }, 'NODE_ENV', /development, production, test/);
+    rejects({ INFERENCE_DEVICE: 'tpu' }, 'INFERENCE_DEVICE');
+    rejects({ MAX_BATCH_SIZE: '0' }, 'MAX_BATCH_SIZE');
+    rejects({ MAX_BATCH_WAIT_MS: '-1' }, 'MAX_BATCH_WAIT_MS');
+    rejects({ MAX_BATCH_ROWS: '5000', MAX_QUEUE_ROWS: '1000' }, 'MAX_QUEUE_ROWS', /at least MAX_BATCH_ROWS/);
+    rejects({ RATE_LIMIT_WINDOW: 'soon' }, 'RATE_LIMIT_WINDOW');
+    rejects({ RATE_LIMIT_FAIL_MODE: 'maybe' }, 'RATE_LIMIT_FAIL_MODE');
+    rejects({ RATE_LIMIT_REDIS_URL: 'localhost:6379' }, 'RATE_LIMIT_REDIS_URL');
+    rejects({ API_KEYS: 'plain-text-key' }, 'API_KEYS', /SHA-256/);
+    rejects({ CORS_ORIGINS: 'https://a.example.com/path' }, 'CORS_ORIGINS');
+    rejects({ INTROSPECTION: 'perhaps' }, 'INTROSPECTION');
+  });
+
+  it('parses durations in ms, s, m, h and d', () => {
+    assert.equal(parseDuration('X', '900'), 900_000);
+    assert.equal(parseDuration('X', '1500ms'), 1_500);
+    assert.equal(parseDuration('X', '15m'), 900_000);
+    assert.equal(parseDuration('X', '1h'), 3_600_000);
+    assert.equal(parseDuration('X', '1d'), 86_400_000);
+    assert.throws(() => parseDuration('X', '10ms'), /at least 1s/);
+  });
+
+  it('accepts explicit values', () => {
+    const c = loadConfig({
+      PORT: '0',
+      MAX_BATCH_SIZE: '64',
+      MAX_BATCH_WAIT_MS: '2',
+      CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',
+      API_KEYS: 'A'.repeat(64),
+      RATE_LIMIT_WINDOW: '1h',
+    });
+    assert.equal(c.port, 0);
+    assert.equal(c.maxBatchSize, 64);
+    assert.equal(c.maxBatchWaitMs, 2);
+    assert.deepEqual(c.corsOrigins, ['https://a.example.com', 'http://localhost:5173']);
+    assert.deepEqual(c.apiKeys.hashes, ['a'.repeat(64)]);
+    assert.equal(c.rateLimit.windowMs, 3_600_000);
+  });
+});
