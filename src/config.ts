@@ -49,6 +49,8 @@ export interface Config {
     failMode: RateLimitFailMode;
     /** Most client identities the in-memory store keeps before evicting the oldest. */
     memoryMaxKeys: number;
+    /** Prefix of every Redis key the limiter writes (several deployments can share one Redis). */
+    redisPrefix: string;
   };
   apiKeys: { hashes: string[]; file: string | undefined };
   trustProxy: boolean;
@@ -188,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
       redisUrl,
       failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'open', ['open', 'closed']),
       memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
+      redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
     },
     apiKeys: { hashes: apiKeyHashes, file: env.API_KEYS_FILE?.trim() || undefined },
     trustProxy: bool(env, 'TRUST_PROXY', false),

@@ -96,3 +96,48 @@ export function createErrorFormatter(opts: { production: boolean; onInternal?: (
     };
   };
 }
+
+/** Which rate-limit budget a call ran out of: calls (`operations`) or scored readings (`rows`). */
+export type RateLimitBudget = 'operations' | 'rows';
+
+/**
+ * RATE_LIMITED: the caller spent its budget for the current window. `extensions.http` makes Apollo answer
+ * 429 with a Retry-After header (Apollo strips `http` from the body).
+ */
+export function rateLimited(info: {
+  budget: RateLimitBudget;
+  limit: number;
+  window: string;
+  windowSeconds: number;
+  retryAfter: number;
+  resetAt: string;
+}): GraphQLError {
+  const what = info.budget === 'rows' ? 'readings' : 'operations';
+  return new GraphQLError(
+    `Rate limit exceeded: ${info.limit} ${what} per ${info.window}; retry after ${info.retryAfter} s`,
+    {
+      extensions: {
+        code: ErrorCode.RATE_LIMITED,
+        ...info,
+        http: { status: 429, headers: new Map([['retry-after', String(info.retryAfter)]]) },
+      },
+    },
+  );
+}
+
+/** RATE_LIMITED when the shared rate-limit store is unreachable and RATE_LIMIT_FAIL_MODE=closed. */
+export function rateLimitUnavailable(retryAfter: number): GraphQLError {
+  return new GraphQLError(`Rate limiting is unavailable; retry after ${retryAfter} s`, {
+    extensions: {
+      code: ErrorCode.RATE_LIMITED,
+      reason: 'STORE_UNAVAILABLE',
+      retryAfter,
+      http: { status: 503, headers: new Map([['retry-after', String(retryAfter)]]) },
+    },
+  });
+}
+
+/** QUERY_TOO_COMPLEX: a document broke one of the static limits (depth, cost, aliases, root fields). */
+export function queryTooComplex(rule: 'depth' | 'cost' | 'aliases' | 'rootFields', limit: number, value: number, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, rule, limit, value } });
+}

@@ -3,13 +3,25 @@ import { App, type AppOptions } from './app';
 import type { Config } from './config';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
+import { createProtection } from './protection';
 
 /**
  * The composition root: every feature (protection, console, ...) is wired into the App here, so that
  * main.ts and the tests start exactly the same server.
  */
 export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
-  const options: AppOptions = { config, models, logger };
+  // Protection: rate limits + rateLimit query, optional API keys, query limits (src/protection).
+  const protection = createProtection(config, logger);
+  const options: AppOptions = {
+    config,
+    models,
+    logger,
+    extraResolvers: [...protection.extraResolvers],
+    globalMiddlewares: [...protection.globalMiddlewares],
+    plugins: [...protection.plugins],
+    validationRules: [...protection.validationRules],
+    beforeGraphQL: protection.beforeGraphQL,
+  };
   return App.create(options);
 }
 
