@@ -1,0 +1,510 @@
+/**
+ * The benchmark harness (`npm run bench`, `npm run bench -- --quick`, `npm run bench -- --soak`).
+ *
+ * Starts the API in production mode as a child process (`node dist/src/main.js`) with validation,
+ * rate limiting (at a limit it never reaches) and request logging on, and the bare reference server
+ * (bench/reference/server.ts) next to it, then drives both over loopback with autocannon. Before every
+ * scenario it checks that both answer HTTP 200 with `data` and no `errors`, and that they answer the
+ * same JSON; during a scenario non-2xx responses count as failures. Every figure is reported next to
+ * the reference's, measured in the same run, and as a ratio to it.
+ *
+ * Flags: --quick (a few seconds a scenario, for CI; asserts nothing about speed), --soak (predict at
+ * 64 connections for SOAK_SECONDS, default 300, sampling RSS), --profile (API under --cpu-prof,
+ * profiles in bench/results/profiles), --only ID[,ID] (just those scenarios, no report), --model-dir DIR (default $MODEL_DIR or models).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import http from 'node:http';
+import {
+  BATCHING_QUERY,
+  get,
+  post,
+  predictBatchBody,
+  predictBody,
+  rssOf,
+  sleep,
+} from './common';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const QUICK = flag('--quick');
+const SOAK = flag('--soak');
+const PROFILE = flag('--profile');
+const MODEL_DIR = path.resolve(option('--model-dir') ?? process.env.MODEL_DIR ?? 'models');
+const DURATION = Number(option('--duration') ?? (QUICK ? 3 : 10));
+const WARMUP = QUICK ? 1 : 3;
+
+/** The API's environment: production, validation always on, rate limiting on at limits it never reaches, access log on. */
+const API_ENV = {
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  MODEL_DIR,
+  LOG_LEVEL: 'info',
+  INFERENCE_DEVICE: 'cpu',
+  RATE_LIMIT_ENABLED: 'true',
+  RATE_LIMIT_MAX: '100000000',
+  RATE_LIMIT_ROWS_MAX: '1000000000',
+  RATE_LIMIT_WINDOW: '1h',
+};
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  port: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startApi(name: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
+  const port = await freePort();
+  mkdirSync(RESULTS, { recursive: true });
+  const logFile = path.join(RESULTS, `${name}.log`);
+  const out = openSync(logFile, 'w');
+  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS, 'profiles')}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', 'src', 'main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, ...API_ENV, ...extraEnv, PORT: String(port) },
+    stdio: ['ignore', out, 'pipe'],
+  });
+  closeSync(out);
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const deadline = Date.now() + 60_000;
+  while ((await get(port, '/readyz')) !== 200) {
+    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}): ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`${name} not ready after 60 s: ${stderr}`);
+    await sleep(100);
+  }
+  return { name, child, port };
+}
+
+async function startReference(): Promise<Proc> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'bench', 'reference', 'server.js')], {
+    cwd: ROOT,
+    env: { ...process.env, MODEL_DIR, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (c) => {
+      buf += c;
+      const m = /LISTENING (\d+)/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`reference exited (${code})`)));
+  });
+  return { name: 'reference', child, port };
+}
+
+async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  p.child.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+}
+
+/** A scenario may only measure successful answers: HTTP 200, `data`, no `errors`. */
+async function check(p: Proc, body: string): Promise<any> {
+  const r = await post(p.port, p.name === 'reference' ? '/' : '/graphql', body);
+  if (r.status !== 200 || !r.body || r.body.errors !== undefined || r.body.data == null) {
+    throw new Error(`${p.name} does not answer this scenario's request with 200 + data: HTTP ${r.status} ${r.text.slice(0, 500)}`);
+  }
+  return r.body;
+}
+
+interface Load {
+  requestsPerSecond: number;
+  rowsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; mean: number };
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  rss?: { peakMB: number };
+}
+
+async function cannon(p: Proc, body: string, rows: number, connections: number, seconds: number): Promise<Load> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${p.port}${p.name === 'reference' ? '/' : '/graphql'}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    rowsPerSecond: result.requests.average * rows,
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, mean: result.latency.average },
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+/** One connection, one request at a time, timed with hrtime (autocannon rounds latency to whole ms). */
+async function sequential(p: Proc, body: string, seconds: number): Promise<Load> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const end = Date.now() + seconds * 1000;
+  const started = process.hrtime.bigint();
+  while (Date.now() < end) {
+    const t0 = process.hrtime.bigint();
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port: p.port, path: p.name === 'reference' ? '/' : '/graphql', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      if (status < 200 || status >= 300) non2xx++;
+    } catch {
+      errors++;
+    }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  const sorted = [...times].sort((a, b) => a - b);
+  const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
+  return {
+    requestsPerSecond: times.length / wall,
+    rowsPerSecond: times.length / wall,
+    latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: times.reduce((a, b) => a + b, 0) / times.length },
+    requests: times.length,
+    non2xx,
+    errors,
+    timeouts: 0,
+  };
+}
+
+async function batching(p: Proc): Promise<{ runs: number; rows: number }> {
+  const r = await post(p.port, '/graphql', JSON.stringify({ query: BATCHING_QUERY }));
+  const b = r.body?.data?.modelInfo?.batching;
+  if (!b) throw new Error(`${p.name}: cannot read batching stats: ${r.text.slice(0, 300)}`);
+  return { runs: b.runs, rows: b.rows };
+}
+
+/** Samples a process's RSS while `fn` runs. */
+async function withRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; peak: number; samples: number[] }> {
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    try {
+      samples.push(rssOf(pid));
+    } catch {
+      /* exited */
+    }
+  }, 200);
+  try {
+    const value = await fn();
+    return { value, peak: Math.max(...samples, 0), samples };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+interface ScenarioResult {
+  id: string;
+  title: string;
+  unit: 'req/s' | 'rows/s';
+  rows: number;
+  connections: number;
+  reference: Load;
+  api: Load;
+  ratio: number;
+  meanRowsPerRun?: number;
+  batchingOff?: { api: Load; ratio: number; meanRowsPerRun: number };
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const MB = 1024 * 1024;
+
+function versions(): Record<string, string> {
+  const v = (pkg: string) => {
+    try {
+      return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
+    } catch {
+      return 'n/a';
+    }
+  };
+  return {
+    node: process.version,
+    'onnxruntime-node': v('onnxruntime-node'),
+    '@apollo/server': v('@apollo/server'),
+    graphql: v('graphql'),
+    'graphql-jit': v('graphql-jit'),
+    'type-graphql': v('type-graphql'),
+    autocannon: v('autocannon'),
+  };
+}
+
+function machine(): Record<string, string | number> {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGB: round(os.totalmem() / 1024 ** 3, 1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+async function soak(): Promise<void> {
+  const seconds = Number(process.env.SOAK_SECONDS ?? 300);
+  const api = await startApi('soak-api');
+  try {
+    const body = predictBody();
+    await check(api, body);
+    await cannon(api, body, 1, 64, 3);
+    await sleep(2000);
+    const idle = rssOf(api.child.pid!);
+    const samples: Array<{ t: number; rssMB: number }> = [];
+    const t0 = Date.now();
+    const timer = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, rssMB: round(rssOf(api.child.pid!) / MB, 1) }), 5000);
+    const load = await cannon(api, body, 1, 64, seconds);
+    clearInterval(timer);
+    await sleep(10_000);
+    const after = rssOf(api.child.pid!);
+    // Trend over the steady part (after the first minute or first third): least-squares slope in MB/min.
+    const steady = samples.filter((s) => s.t >= Math.min(60, seconds / 3));
+    const n = steady.length;
+    const mx = steady.reduce((a, s) => a + s.t, 0) / n;
+    const my = steady.reduce((a, s) => a + s.rssMB, 0) / n;
+    const slope = steady.reduce((a, s) => a + (s.t - mx) * (s.rssMB - my), 0) / Math.max(1e-9, steady.reduce((a, s) => a + (s.t - mx) ** 2, 0));
+    const result = {
+      date: new Date().toISOString(),
+      seconds,
+      model: modelName(),
+      idleMB: round(idle / MB, 1),
+      peakMB: Math.max(...samples.map((s) => s.rssMB)),
+      afterMB: round(after / MB, 1),
+      slopeMBPerMin: round(slope * 60, 2),
+      requestsPerSecond: round(load.requestsPerSecond, 0),
+      p99Ms: load.latencyMs.p99,
+      non2xx: load.non2xx,
+      errors: load.errors,
+      samples,
+    };
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(path.join(RESULTS, 'soak.json'), JSON.stringify(result, null, 2));
+    console.log(JSON.stringify({ ...result, samples: undefined }, null, 2));
+    const text = [
+      `Soak (${result.date}, model ${result.model}): \`predict\` at 64 connections for ${seconds} s, RSS sampled every 5 s.`,
+      '',
+      `| idle RSS | peak RSS | RSS 10 s after | trend after warm-up | req/s | p99 | non-2xx / errors |`,
+      `|---|---|---|---|---|---|---|`,
+      `| ${result.idleMB} MB | ${result.peakMB} MB | ${result.afterMB} MB | ${result.slopeMBPerMin} MB/min | ${result.requestsPerSecond} | ${result.p99Ms} ms | ${result.non2xx} / ${result.errors} |`,
+      '',
+      `RSS samples (MB): ${samples.map((s) => s.rssMB).join(', ')}`,
+    ].join('\n');
+    spliceMarkdown('soak', text);
+  } finally {
+    await stop(api);
+  }
+}
+
+function modelName(): string {
+  try {
+    const m = JSON.parse(readFileSync(path.join(MODEL_DIR, 'model.json'), 'utf8'));
+    return `${m.name} ${m.version}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in BENCHMARKS.md (appends the section if absent). */
+function spliceMarkdown(name: string, text: string): void {
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  let md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const block = `${begin}\n${text}\n${end}`;
+  const i = md.indexOf(begin);
+  const j = md.indexOf(end);
+  md = i >= 0 && j > i ? md.slice(0, i) + block + md.slice(j + end.length) : `${md.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, md);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(path.join(MODEL_DIR, 'model.json'))) throw new Error(`no model in ${MODEL_DIR} (set MODEL_DIR or --model-dir)`);
+  if (SOAK) return soak();
+  const wallStart = Date.now();
+  const reference = await startReference();
+  const api = await startApi('api');
+  const apiOff = await startApi('api-batching-off', { MAX_BATCH_SIZE: '1' });
+  const procs = [reference, api, apiOff];
+  const results: ScenarioResult[] = [];
+  let idleRss = 0;
+  let peakRss = 0;
+  let afterRss = 0;
+  try {
+    // Same JSON from both: the reference does exactly the work the API's answer needs.
+    const one = predictBody();
+    const [a, r] = [await check(api, one), await check(reference, one)];
+    if (JSON.stringify(a) !== JSON.stringify(r)) {
+      throw new Error(`API and reference answer differently:\n${JSON.stringify(a)}\n${JSON.stringify(r)}`);
+    }
+    await sleep(500);
+    idleRss = rssOf(api.child.pid!);
+
+    const scenarios = [
+      { id: 'predict-c1', title: '`predict`, 1 connection (latency)', body: one, rows: 1, connections: 1, unit: 'req/s' as const },
+      { id: 'predict-c64', title: '`predict`, 64 connections', body: one, rows: 1, connections: 64, unit: 'req/s' as const },
+      { id: 'batch-100', title: '`predictBatch`, 100 rows, 8 connections', body: predictBatchBody(100), rows: 100, connections: 8, unit: 'rows/s' as const },
+      { id: 'batch-1000', title: '`predictBatch`, 1,000 rows, 8 connections', body: predictBatchBody(1000), rows: 1000, connections: 8, unit: 'rows/s' as const },
+      { id: 'predict-c256', title: '`predict`, 256 connections, batching on vs off', body: one, rows: 1, connections: 256, unit: 'req/s' as const },
+    ];
+    const only = option('--only');
+    for (const s of scenarios.filter((x) => !only || only.split(',').includes(x.id))) {
+      const run = (p: Proc, seconds: number) =>
+        s.connections === 1 ? sequential(p, s.body, seconds) : cannon(p, s.body, s.rows, s.connections, seconds);
+      const measure = async (p: Proc): Promise<{ load: Load; meanRowsPerRun?: number; peak: number }> => {
+        await check(p, s.body);
+        await run(p, WARMUP);
+        const before = p === reference ? undefined : await batching(p);
+        const { value: load, peak } = await withRss(p.child.pid!, () => run(p, DURATION));
+        const after = p === reference ? undefined : await batching(p);
+        const meanRowsPerRun = before && after ? (after.rows - before.rows) / Math.max(1, after.runs - before.runs) : undefined;
+        if (load.non2xx > 0 || load.errors > 0) console.warn(`  ${p.name} ${s.id}: ${load.non2xx} non-2xx, ${load.errors} errors`);
+        return { load, meanRowsPerRun, peak };
+      };
+      const ref = await measure(reference);
+      const ours = await measure(api);
+      if (ours.peak > peakRss) peakRss = ours.peak;
+      const ratio = ours.load.requestsPerSecond / ref.load.requestsPerSecond;
+      const result: ScenarioResult = {
+        id: s.id, title: s.title, unit: s.unit, rows: s.rows, connections: s.connections,
+        reference: ref.load, api: ours.load, ratio, meanRowsPerRun: ours.meanRowsPerRun,
+      };
+      if (s.id === 'predict-c256' || s.id === 'predict-c1') {
+        const off = await measure(apiOff);
+        result.batchingOff = { api: off.load, ratio: off.load.requestsPerSecond / ref.load.requestsPerSecond, meanRowsPerRun: off.meanRowsPerRun ?? 1 };
+      }
+      results.push(result);
+      const fmt = (l: Load) => `${round(s.unit === 'rows/s' ? l.rowsPerSecond : l.requestsPerSecond, 0)} ${s.unit} p50 ${round(l.latencyMs.p50, 3)} ms p99 ${round(l.latencyMs.p99, 3)} ms`;
+      console.log(`${s.id}: reference ${fmt(ref.load)} | api ${fmt(ours.load)} | ratio ${round(ratio)}x` +
+        (ours.meanRowsPerRun !== undefined ? ` | rows/run ${round(ours.meanRowsPerRun)}` : '') +
+        (result.batchingOff ? ` | batching off ${fmt(result.batchingOff.api)} ratio ${round(result.batchingOff.ratio)}x` : ''));
+    }
+    await sleep(QUICK ? 3000 : 10_000);
+    afterRss = rssOf(api.child.pid!);
+  } finally {
+    for (const p of procs) await stop(p);
+  }
+  const wallSeconds = (Date.now() - wallStart) / 1000;
+  if (option('--only')) return;
+  report(results, { idleRss, peakRss, afterRss, wallSeconds });
+}
+
+function report(results: ScenarioResult[], mem: { idleRss: number; peakRss: number; afterRss: number; wallSeconds: number }): void {
+  const by = (id: string) => results.find((r) => r.id === id)!;
+  const c1 = by('predict-c1');
+  const c64 = by('predict-c64');
+  const b1000 = by('batch-1000');
+  const c256 = by('predict-c256');
+  const floors = [
+    { floor: '`predict` 64 conn: >= 0.5x reference req/s', value: `${round(c64.ratio)}x`, met: c64.ratio >= 0.5 },
+    { floor: '`predict` 64 conn: p99 < 25 ms', value: `${c64.api.latencyMs.p99} ms`, met: c64.api.latencyMs.p99 < 25 },
+    { floor: '`predictBatch` 1,000 rows: >= 0.4x reference rows/s', value: `${round(b1000.ratio)}x`, met: b1000.ratio >= 0.4 },
+    { floor: '`predict` 1 conn: median latency < 1 ms', value: `${round(c1.api.latencyMs.p50, 3)} ms`, met: c1.api.latencyMs.p50 < 1 },
+    {
+      floor: '256 conn: batching on beats batching off',
+      value: `${round(c256.api.requestsPerSecond, 0)} vs ${round(c256.batchingOff!.api.requestsPerSecond, 0)} req/s`,
+      met: c256.api.requestsPerSecond > c256.batchingOff!.api.requestsPerSecond,
+    },
+    { floor: '256 conn: mean rows per ONNX run > 4', value: `${round(c256.meanRowsPerRun ?? 0)}`, met: (c256.meanRowsPerRun ?? 0) > 4 },
+    {
+      floor: '1 conn: batching adds no measurable latency',
+      value: `p50 ${round(c1.api.latencyMs.p50, 3)} ms on vs ${round(c1.batchingOff!.api.latencyMs.p50, 3)} ms off`,
+      met: c1.api.latencyMs.p50 <= c1.batchingOff!.api.latencyMs.p50 * 1.1 + 0.02,
+    },
+    { floor: 'RSS under load < 250 MB', value: `${round(mem.peakRss / MB, 1)} MB`, met: mem.peakRss < 250 * MB },
+    {
+      floor: 'RSS after load within 20 % of idle',
+      value: `${round(mem.afterRss / MB, 1)} MB vs idle ${round(mem.idleRss / MB, 1)} MB`,
+      met: mem.afterRss <= mem.idleRss * 1.2,
+    },
+  ];
+  const failures = results.reduce((a, r) => a + r.api.non2xx + r.api.errors + r.reference.non2xx + r.reference.errors + (r.batchingOff ? r.batchingOff.api.non2xx + r.batchingOff.api.errors : 0), 0);
+  const out = {
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    durationSeconds: DURATION,
+    model: modelName(),
+    machine: machine(),
+    versions: versions(),
+    apiEnv: API_ENV,
+    memory: { idleMB: round(mem.idleRss / MB, 1), peakUnderLoadMB: round(mem.peakRss / MB, 1), afterLoadMB: round(mem.afterRss / MB, 1) },
+    failures,
+    floors,
+    scenarios: results,
+    wallSeconds: round(mem.wallSeconds, 1),
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(out, null, 2));
+  console.log(`\nwall ${round(mem.wallSeconds, 1)} s; failures (non-2xx + socket errors): ${failures}`);
+  for (const f of floors) console.log(`${f.met ? 'MET    ' : 'NOT MET'} ${f.floor}: ${f.value}`);
+  if (QUICK) return;
+
+  writeFileSync(path.join(ROOT, 'bench', 'benchmarks.json'), JSON.stringify(out, null, 2) + '\n');
+  const num = (x: number, unit: string) => (unit === 'ms' ? `${round(x, 3)} ms` : `${Math.round(x).toLocaleString('en-US')}`);
+  const row = (label: string, r: ScenarioResult, api: Load, ratio: number, rowsPerRun?: number) => {
+    const v = (l: Load) => (r.unit === 'rows/s' ? l.rowsPerSecond : l.requestsPerSecond);
+    return `| ${label} | ${num(v(r.reference), '')} ${r.unit} | ${num(v(api), '')} ${r.unit} | **${round(ratio)}x** | ${num(r.reference.latencyMs.p50, 'ms')} / ${num(r.reference.latencyMs.p99, 'ms')} | ${num(api.latencyMs.p50, 'ms')} / ${num(api.latencyMs.p99, 'ms')} | ${rowsPerRun === undefined ? '' : round(rowsPerRun)} | ${api.non2xx + api.errors} |`;
+  };
+  const lines = [
+    `Full run of ${out.date} (\`npm run bench\`, ${DURATION} s a scenario after ${WARMUP} s warm-up, wall ${out.wallSeconds} s). Model: ${out.model}.`,
+    '',
+    `Machine: ${out.machine.cpu}, ${out.machine.cores} cores, ${out.machine.memoryGB} GB, ${out.machine.os}; load generator (autocannon) on the same cores.`,
+    `Versions: ${Object.entries(out.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `API: \`node dist/src/main.js\` with ${Object.entries(API_ENV).filter(([k]) => k !== 'MODEL_DIR').map(([k, v]) => `${k}=${v}`).join(' ')}, access log to a file; class-validator rules enforced on every row.`,
+    '',
+    '| scenario | reference | API | API / reference | reference p50 / p99 | API p50 / p99 | rows per ONNX run | API failures |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.flatMap((r) => [
+      row(r.title + (r.batchingOff ? ' (batching on)' : ''), r, r.api, r.ratio, r.meanRowsPerRun),
+      ...(r.batchingOff ? [row(r.title + ' (batching off, MAX_BATCH_SIZE=1)', r, r.batchingOff.api, r.batchingOff.ratio, r.batchingOff.meanRowsPerRun)] : []),
+    ]),
+    '',
+    `Memory (API RSS): idle ${out.memory.idleMB} MB, peak under load ${out.memory.peakUnderLoadMB} MB, ${QUICK ? 3 : 10} s after the last scenario ${out.memory.afterLoadMB} MB.`,
+    '',
+    '| floor | measured | met |',
+    '|---|---|---|',
+    ...floors.map((f) => `| ${f.floor} | ${f.value} | ${f.met ? 'yes' : '**no**'} |`),
+    '',
+    'Raw numbers: [bench/benchmarks.json](bench/benchmarks.json).',
+  ];
+  spliceMarkdown('bench', lines.join('\n'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
