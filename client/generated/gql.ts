@@ -19,6 +19,7 @@ type Documents = {
     "mutation PredictBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n  }\n}": typeof types.PredictBatchDocument,
     "mutation Predict($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n  }\n}": typeof types.PredictDocument,
     "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}": typeof types.PredictionFieldsFragmentDoc,
+    "query RateLimit {\n  rateLimit {\n    enabled\n    available\n    identifiedBy\n    store\n    windowSeconds\n    limit\n    used\n    remaining\n    rowsLimit\n    rowsUsed\n    rowsRemaining\n    resetAt\n  }\n}": typeof types.RateLimitDocument,
 };
 const documents: Documents = {
     "query Health {\n  health {\n    status\n    modelLoaded\n    device\n    uptimeSeconds\n    serverVersion\n    modelVersion\n  }\n}": types.HealthDocument,
@@ -26,6 +27,7 @@ const documents: Documents = {
     "mutation PredictBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n  }\n}": types.PredictBatchDocument,
     "mutation Predict($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n  }\n}": types.PredictDocument,
     "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}": types.PredictionFieldsFragmentDoc,
+    "query RateLimit {\n  rateLimit {\n    enabled\n    available\n    identifiedBy\n    store\n    windowSeconds\n    limit\n    used\n    remaining\n    rowsLimit\n    rowsUsed\n    rowsRemaining\n    resetAt\n  }\n}": types.RateLimitDocument,
 };
 
 /**
@@ -62,6 +64,10 @@ export function graphql(source: "mutation Predict($input: SensorReadingInput!) {
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}"): (typeof documents)["fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query RateLimit {\n  rateLimit {\n    enabled\n    available\n    identifiedBy\n    store\n    windowSeconds\n    limit\n    used\n    remaining\n    rowsLimit\n    rowsUsed\n    rowsRemaining\n    resetAt\n  }\n}"): (typeof documents)["query RateLimit {\n  rateLimit {\n    enabled\n    available\n    identifiedBy\n    store\n    windowSeconds\n    limit\n    used\n    remaining\n    rowsLimit\n    rowsUsed\n    rowsRemaining\n    resetAt\n  }\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
