@@ -80,14 +80,25 @@ export function measureDocument(document: DocumentNode): Array<Measure & { name:
     return { depth, cost, aliases };
   };
 
-  const rootFields = (set: SelectionSetNode, seen: Set<string>): number => {
+  // Top-level fields of a selection set, fragments expanded; memoised per fragment like the rest.
+  const rootMemo = new Map<string, number>();
+  const rootFields = (set: SelectionSetNode): number => {
     let n = 0;
     for (const sel of set.selections) {
       if (sel.kind === Kind.FIELD) n++;
-      else if (sel.kind === Kind.INLINE_FRAGMENT) n += rootFields(sel.selectionSet, seen);
-      else if (!seen.has(sel.name.value)) {
-        const def = fragments.get(sel.name.value);
-        if (def) n += rootFields(def.selectionSet, new Set([...seen, sel.name.value]));
+      else if (sel.kind === Kind.INLINE_FRAGMENT) n += rootFields(sel.selectionSet);
+      else {
+        const name = sel.name.value;
+        let count = rootMemo.get(name);
+        if (count === undefined) {
+          const def = fragments.get(name);
+          if (!def || visiting.has(name)) continue;
+          visiting.add(name);
+          count = rootFields(def.selectionSet);
+          visiting.delete(name);
+          rootMemo.set(name, count);
+        }
+        n += count;
       }
     }
     return n;
@@ -96,7 +107,7 @@ export function measureDocument(document: DocumentNode): Array<Measure & { name:
   const out: Array<Measure & { name: string; rootFields: number }> = [];
   for (const def of document.definitions) {
     if (def.kind !== Kind.OPERATION_DEFINITION) continue;
-    out.push({ name: def.name?.value ?? '(anonymous)', ...selectionSet(def.selectionSet), rootFields: rootFields(def.selectionSet, new Set()) });
+    out.push({ name: def.name?.value ?? '(anonymous)', ...selectionSet(def.selectionSet), rootFields: rootFields(def.selectionSet) });
   }
   return out;
 }
