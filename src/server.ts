@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { App, type AppOptions } from './app';
 import type { Config } from './config';
+import { consoleRoutes } from './console/static';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { createProtection } from './protection';
@@ -21,6 +22,8 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
     plugins: [...protection.plugins],
     validationRules: [...protection.validationRules],
     beforeGraphQL: protection.beforeGraphQL,
+    // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
+    routes: config.serveConsole ? consoleRoutes() : undefined,
   };
   return App.create(options);
 }
