@@ -25,7 +25,12 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
     routes: config.serveConsole ? consoleRoutes() : undefined,
   };
-  return App.create(options);
+  const app = await App.create(options);
+  // Node enforces headersTimeout/requestTimeout from a sweep that runs every 30 s by default, so a
+  // client stalling its headers would hold a socket up to 30 s past HEADERS_TIMEOUT_MS. Sweep more often
+  // (read when the server starts listening; cost: one pass over open connections per tick).
+  (app.httpServer as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.max(250, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2)));
+  return app;
 }
 
 /** Loads the model named by the config into `models` (MODEL_NOT_READY until this resolves). */

@@ -137,8 +137,22 @@ export function queryLimitRules(config: Pick<Config, 'maxQueryDepth' | 'maxQuery
       return false; // everything was measured from the Document node; no need to walk it again
     },
   });
-  return [rule];
+  return [rule, knownOperationTypes];
 }
+
+/**
+ * graphql-js only notices at execution that the schema has no root type for an operation (a
+ * `subscription` here) and Apollo then answers 200 INTERNAL_SERVER_ERROR; refuse it as the client's
+ * mistake during validation instead (400 GRAPHQL_VALIDATION_FAILED).
+ */
+export const knownOperationTypes: ValidationRule = (context: ValidationContext) => ({
+  OperationDefinition(node) {
+    if (!context.getSchema().getRootType(node.operation)) {
+      context.reportError(new GraphQLError(`This server has no ${node.operation} operations`, { nodes: node }));
+    }
+    return false;
+  },
+});
 
 /**
  * Apollo wraps every validation error as GRAPHQL_VALIDATION_FAILED; this puts QUERY_TOO_COMPLEX back
