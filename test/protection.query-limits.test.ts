@@ -66,6 +66,8 @@ describe('query limits (validation rules)', () => {
     assert.equal(r.status, 400);
     assert.equal(tooComplex(r)?.rule, 'rootFields');
     assert.equal(tooComplex(r)?.value, 11);
+    const line = s.logs.lines.filter((l) => l.msg === 'request').at(-1)!;
+    assert.deepEqual(line.errorCodes, ['QUERY_TOO_COMPLEX'], 'the access log names the real code');
   });
 
   it('checks every operation of a document', async () => {

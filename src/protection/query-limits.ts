@@ -166,11 +166,15 @@ export function protectionPlugin(onStop?: () => Promise<void>): ApolloServerPlug
     },
     async requestDidStart() {
       return {
-        async didEncounterErrors({ errors }) {
+        async didEncounterErrors({ errors, contextValue }) {
           for (const e of errors) {
             const original = e.originalError;
             if (original instanceof GraphQLError && original.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX) {
               (e.extensions as Record<string, unknown>).code = ErrorCode.QUERY_TOO_COMPLEX;
+              // The access-log trace plugin ran first and saw Apollo's code: correct it there too.
+              const codes = contextValue.trace.errorCodes;
+              const i = codes.lastIndexOf(ErrorCode.GRAPHQL_VALIDATION_FAILED);
+              if (i !== -1) codes[i] = ErrorCode.QUERY_TOO_COMPLEX;
             }
           }
         },
