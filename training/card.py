@@ -114,7 +114,8 @@ mistaken, sensors broken, machine outside its operating range), not "a failure i
   readings); their F1 is near zero and they pull macro-F1 down. Their probabilities are still output.
 - Heat Dissipation: the generator compared process minus air temperature against 8.6 K in float64 on
   decimal values; at exactly 8.6 K the float32 inputs cannot tell failing and passing rows apart
-  (12 failing vs 10 passing such rows in the data), which bounds the achievable F1.
+  (12 failing rows share their float32 temperature difference with 10 passing ones), which bounds
+  the achievable F1 (see data/README.md).
 - Held-out test sets are small (about 22 / 19 / 16 rows for heat dissipation / power / overstrain per split),
   hence the std column.
 - The data is synthetic (AI4I 2020); the model reflects the generator's rules, not a real machine.

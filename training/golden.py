@@ -44,19 +44,32 @@ def range_cases(train_readings):
              lo[:2].tolist() + hi[2:5].tolist() + [1.0])]
 
 
-def split_boundary_cases(forest, base, n=8):
-    """Raw features placed exactly on a float32 threshold and one ulp above it."""
-    from export import float32_threshold
-    cases, t = [], forest.estimators_[0].tree_
-    for node in range(t.node_count):
-        f = int(t.feature[node])
-        if t.children_left[node] == -1 or f > 4:
-            continue
-        thr = np.float32(float32_threshold(t.threshold[node]))
-        for tag, v in (("on", thr), ("one ulp above", np.nextafter(thr, np.float32(np.inf)))):
-            row = list(base)
-            row[f] = float(v)
-            cases.append((f"tree 0 node {node} feature {f} {tag} threshold", row))
+def split_boundary_cases(forest, readings, n=8):
+    """Raw features placed exactly on a float32 split threshold and one ulp above it.
+
+    Only splits whose float64 threshold would round *up* to float32 and whose two sides give a
+    different tree output are used: exactly where a naive float32 cast of the thresholds would
+    disagree with sklearn, so the parity test catches it.
+    """
+    F, cases = features(readings), []
+    for tree_id, est in enumerate(forest.estimators_):
+        t, paths = est.tree_, est.decision_path(F).tocsc()
+        for node in range(t.node_count):
+            f, thr = int(t.feature[node]), float(t.threshold[node])
+            if t.children_left[node] == -1 or f > 4 or float(np.float32(thr)) <= thr:
+                continue
+            rows = paths[:, node].nonzero()[0]  # training rows reaching this split
+            if len(rows) == 0:
+                continue
+            # Largest float32 <= thr, computed here independently of export.py on purpose.
+            on = np.nextafter(np.float32(thr), np.float32(-np.inf))
+            pair = np.repeat(readings[rows[:1]], 2, axis=0)
+            pair[:, f] = [on, np.nextafter(on, np.float32(np.inf))]
+            if np.array_equal(*est.predict_proba(features(pair))):
+                continue
+            cases += [(f"tree {tree_id} node {node} feature {f} {tag} float32 threshold", row.tolist())
+                      for tag, row in zip(("on", "one ulp above"), pair)]
+            break  # one split per tree, for variety
         if len(cases) >= 2 * n:
             break
     return cases

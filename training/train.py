@@ -187,7 +187,7 @@ def main():
 
     cases = (golden.class_cases(readings, labels, te) + golden.physics_cases()
              + golden.range_cases(readings[tr])
-             + golden.split_boundary_cases(forest, [300.0, 310.0, 1500.0, 40.0, 100.0, 0.0])
+             + golden.split_boundary_cases(forest, readings[tr])
              + golden.odd_cases(zip(odd_why, odd_X)))
     write(os.path.join(args.out, "golden.json"), json.dumps(golden.build(cases, forest, vae), indent=1) + "\n")
 
