@@ -74,6 +74,7 @@ def model_json(ctx):
     fire = lambda k: {"mean": round(float(np.mean([v[k] for v in vae_runs])), 4),  # noqa: E731
                       "max": round(float(np.max([v[k] for v in vae_runs])), 4)}
     summary = r[fam]["summary"]
+    shipped = next(v for v in vae_runs if v["seed"] == SEEDS[0])
     return {
         "name": "ai4i2020-failure-model",
         "version": f"{VERSION}+{ctx['onnx_sha'][:12]}",
@@ -101,10 +102,13 @@ def model_json(ctx):
                       f"of the training No Failure rows; threshold = {ctx['cfg']['anomaly_quantile']} "
                       f"quantile of the reconstruction errors of the other "
                       f"{int(100 * ctx['cfg']['vae_calibration'])} % (calibration rows, never fitted)",
-            "heldOutNormalFireRate": fire("heldOutNormalFireRate"),
-            "heldOutFailureFireRate": fire("heldOutFailureFireRate"),
-            "oddReadingsFireRate": fire("oddReadingsFireRate"),
+            # Plain numbers are the shipped model (seed-0 split); acrossSplits has all 5 splits.
+            "heldOutNormalFireRate": round(shipped["heldOutNormalFireRate"], 4),
+            "heldOutFailureFireRate": round(shipped["heldOutFailureFireRate"], 4),
+            "oddReadingsFireRate": round(shipped["oddReadingsFireRate"], 4),
             "oddReadingsFile": ODD_FILE,
+            "acrossSplits": {k: fire(k) for k in ("heldOutNormalFireRate", "heldOutFailureFireRate",
+                                                  "oddReadingsFireRate")},
             "perSeed": vae_runs,
         },
         "classifier": {
