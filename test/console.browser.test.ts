@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -32,6 +32,19 @@ const DATASET_CSV = [
   '2,L47181,L,298.2,308.7,1408,46.3,3,0,0,0,0,0,0',
 ].join('\n');
 
+/** True when examples/console/dist is missing or older than a console or client source file. */
+function consoleBuildIsStale(): boolean {
+  const built = path.join(CONSOLE_DIR, 'index.html');
+  if (!existsSync(built)) return true;
+  const builtAt = statSync(built).mtimeMs;
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? newer(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs > builtAt,
+    );
+  return newer(path.join(ROOT, 'examples', 'console', 'src')) || newer(path.join(ROOT, 'client')) ||
+    statSync(path.join(ROOT, 'examples', 'console', 'index.html')).mtimeMs > builtAt;
+}
+
 describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} not installed` : false }, () => {
   let server: TestServer;
   let browser: Browser;
@@ -39,7 +52,7 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
   const pageErrors: string[] = [];
 
   before(async () => {
-    if (!existsSync(path.join(CONSOLE_DIR, 'index.html'))) {
+    if (consoleBuildIsStale()) {
       execFileSync('npm', ['run', '--silent', 'console:build'], { cwd: ROOT, stdio: 'inherit' });
     }
     server = await startServer({ SERVE_CONSOLE: 'true', LOG_LEVEL: 'silent' });
@@ -133,7 +146,10 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     const text = (await page.textContent('#error')) ?? '';
     assert.match(text, /BAD_USER_INPUT/);
     assert.match(text, /rotationalSpeed/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-error.png') });
     await page.fill('input[name="rotationalSpeed"]', '1500');
+    await page.click('#predict');
+    await page.locator('#error').waitFor({ state: 'hidden' });
   });
 
   it('scores a CSV through predictBatch, shows the table and offers the results as CSV', async () => {

@@ -31,6 +31,7 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, 
   return el;
 }
 const pct = (p: number) => `${(p * 100).toFixed(1)} %`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const num = (x: number, digits = 4) => (Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(digits)).toString());
 
 let model: ModelInfoQuery['modelInfo'] | undefined;
@@ -98,7 +99,7 @@ async function loadModel(): Promise<void> {
     ['Anomaly threshold', `${num(m.anomalyThreshold)} — ${m.anomalyThresholdMethod}`],
     ['Macro F1', f1(m.metrics.macroF1)],
     ['Binary F1', f1(m.metrics.binaryF1)],
-    ['Batching', `≤ ${m.batching.maxBatchSize} rows/run, ≤ ${m.batching.maxBatchRows} rows/call, ${m.batching.runs} runs so far`],
+    ['Batching', `≤ ${m.batching.maxBatchSize} rows/run, ≤ ${m.batching.maxBatchRows} rows/call, ${plural(m.batching.runs, "run")} so far`],
     ['Data', m.dataLicence],
   ];
   const inputs = h(
@@ -177,7 +178,9 @@ async function predict(form: HTMLFormElement): Promise<void> {
   try {
     const { predict: p } = await execute(API, PredictDocument, { input: readForm(form) });
     renderPrediction(p);
+    void loadModel(); // batching statistics moved
   } catch (err) {
+    $('result').classList.add('stale'); // the answer shown is for an earlier reading
     showError(err);
   } finally {
     button.disabled = false;
@@ -217,7 +220,8 @@ async function runCsv(file: File): Promise<void> {
   }
   const anomalies = predictions.filter((p) => p.isAnomaly).length;
   const failures = predictions.filter((p) => p.predictedFailureType !== 'NO_FAILURE').length;
-  status.textContent = `${predictions.length} readings scored: ${failures} predicted failures, ${anomalies} anomalies.`;
+  status.textContent = `${plural(predictions.length, 'reading')} scored: ${plural(failures, 'predicted failure')}, ${anomalies} ${anomalies === 1 ? 'anomaly' : 'anomalies'}.`;
+  void loadModel(); // batching statistics moved
   table.replaceChildren(
     h('thead', {}, h('tr', {}, ...['#', 'Air K', 'Process K', 'rpm', 'Nm', 'Wear min', 'Type', 'Prediction', 'P', 'Anomaly'].map((t) => h('th', {}, t)))),
     h(
