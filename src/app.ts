@@ -24,6 +24,7 @@ import { clientIdOf } from './http/client-identity';
 import { requestTracePlugin } from './http/request-log.plugin';
 import type { ModelHost } from './inference/model-host';
 import { buildAppSchema, type SchemaOptions } from './schema';
+import { jitGateway } from './schema/executor';
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
@@ -89,7 +90,8 @@ export class App {
     httpServer.requestTimeout = config.requestTimeoutMs;
     httpServer.keepAliveTimeout = config.keepAliveTimeoutMs;
     const apollo = new ApolloServer<AppContext>({
-      schema,
+      // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
+      ...(config.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
       introspection: config.introspection,
       csrfPrevention: true,
       allowBatchedHttpRequests: false,

@@ -8,6 +8,7 @@ import path from 'node:path';
 export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
 export type NodeEnv = 'development' | 'production' | 'test';
 export type RateLimitFailMode = 'open' | 'closed';
+export type GraphqlExecutor = 'jit' | 'graphql-js';
 
 export interface Config {
   nodeEnv: NodeEnv;
@@ -27,6 +28,11 @@ export interface Config {
   maxQueueRows: number;
   /** Most rows one predictBatch call takes. */
   maxBatchRows: number;
+  /**
+   * GraphQL executor: `jit` (graphql-jit, compiled once per document; default) or `graphql-js`
+   * (the reference interpreter). Both give the same responses; see src/schema/executor.ts and BENCHMARKS.md.
+   */
+  graphqlExecutor: GraphqlExecutor;
   bodyLimitBytes: number;
   corsOrigins: string[];
   introspection: boolean;
@@ -169,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
     maxQueueRows,
     maxBatchRows,
+    graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1_024, 104_857_600),
     corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
     introspection: bool(env, 'INTROSPECTION', !production),
