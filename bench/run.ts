@@ -41,8 +41,32 @@ const QUICK = flag('--quick');
 const SOAK = flag('--soak');
 const PROFILE = flag('--profile');
 const MODEL_DIR = path.resolve(option('--model-dir') ?? process.env.MODEL_DIR ?? 'models');
-const DURATION = Number(option('--duration') ?? (QUICK ? 3 : 10));
+const DURATION = Number(option('--duration') ?? (QUICK ? 3 : 5));
 const WARMUP = QUICK ? 1 : 3;
+/** Measured rounds per server and scenario (full run: 3, reported as medians). */
+const ROUNDS = Number(option('--rounds') ?? (QUICK ? 1 : 3));
+/** How long the after-load RSS may take to settle (V8's memory reducer shrinks the heap some seconds after load stops). */
+const SETTLE_SECONDS = QUICK ? 10 : 45;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function medianLoad(loads: Load[]): Load {
+  const m = (f: (l: Load) => number) => median(loads.map(f));
+  const sum = (f: (l: Load) => number) => loads.reduce((a, l) => a + f(l), 0);
+  return {
+    requestsPerSecond: m((l) => l.requestsPerSecond),
+    rowsPerSecond: m((l) => l.rowsPerSecond),
+    latencyMs: { p50: m((l) => l.latencyMs.p50), p90: m((l) => l.latencyMs.p90), p99: m((l) => l.latencyMs.p99), mean: m((l) => l.latencyMs.mean) },
+    requests: sum((l) => l.requests),
+    non2xx: sum((l) => l.non2xx),
+    errors: sum((l) => l.errors),
+    timeouts: sum((l) => l.timeouts),
+  };
+}
 
 /** The API's environment: production, validation always on, rate limiting on at limits it never reaches, access log on. */
 const API_ENV = {
@@ -241,6 +265,8 @@ interface ScenarioResult {
   api: Load;
   ratio: number;
   meanRowsPerRun?: number;
+  apiPeakRssMB?: number;
+  rounds?: number;
   batchingOff?: { api: Load; ratio: number; meanRowsPerRun: number };
 }
 
@@ -362,6 +388,8 @@ async function main(): Promise<void> {
   const procs = [reference, api, apiOff];
   const results: ScenarioResult[] = [];
   let idleRss = 0;
+  let startRss = 0;
+  let settleSeconds = 0;
   let peakRss = 0;
   let afterRss = 0;
   try {
@@ -371,7 +399,12 @@ async function main(): Promise<void> {
     if (JSON.stringify(a) !== JSON.stringify(r)) {
       throw new Error(`API and reference answer differently:\n${JSON.stringify(a)}\n${JSON.stringify(r)}`);
     }
-    await sleep(500);
+    startRss = rssOf(api.child.pid!);
+    // Idle = warmed up (code paths compiled, queries cached) but without load.
+    const thousand = predictBatchBody(1000);
+    for (let i = 0; i < 200; i++) await check(api, one);
+    for (let i = 0; i < 10; i++) await check(api, thousand);
+    await sleep(3000);
     idleRss = rssOf(api.child.pid!);
 
     const scenarios = [
@@ -385,27 +418,37 @@ async function main(): Promise<void> {
     for (const s of scenarios.filter((x) => !only || only.split(',').includes(x.id))) {
       const run = (p: Proc, seconds: number) =>
         s.connections === 1 ? sequential(p, s.body, seconds) : cannon(p, s.body, s.rows, s.connections, seconds);
-      const measure = async (p: Proc): Promise<{ load: Load; meanRowsPerRun?: number; peak: number }> => {
-        await check(p, s.body);
-        await run(p, WARMUP);
+      const measureOnce = async (p: Proc): Promise<{ load: Load; rows: number; runs: number; peak: number }> => {
         const before = p === reference ? undefined : await batching(p);
         const { value: load, peak } = await withRss(p.child.pid!, () => run(p, DURATION));
         const after = p === reference ? undefined : await batching(p);
-        const meanRowsPerRun = before && after ? (after.rows - before.rows) / Math.max(1, after.runs - before.runs) : undefined;
         if (load.non2xx > 0 || load.errors > 0) console.warn(`  ${p.name} ${s.id}: ${load.non2xx} non-2xx, ${load.errors} errors`);
-        return { load, meanRowsPerRun, peak };
+        return { load, rows: before && after ? after.rows - before.rows : 0, runs: before && after ? after.runs - before.runs : 0, peak };
       };
-      const ref = await measure(reference);
-      const ours = await measure(api);
+      const targets = [reference, api, ...(s.id === 'predict-c256' || s.id === 'predict-c1' ? [apiOff] : [])];
+      for (const p of targets) {
+        await check(p, s.body);
+        await run(p, WARMUP);
+      }
+      // Rounds alternate between the servers so that drift in the machine's load hits all of them alike.
+      const rounds = targets.map(() => [] as Array<{ load: Load; rows: number; runs: number; peak: number }>);
+      for (let r = 0; r < ROUNDS; r++) for (let t = 0; t < targets.length; t++) rounds[t].push(await measureOnce(targets[t]));
+      const summary = rounds.map((rs) => ({
+        load: medianLoad(rs.map((x) => x.load)),
+        meanRowsPerRun: rs.reduce((a, x) => a + x.rows, 0) / Math.max(1, rs.reduce((a, x) => a + x.runs, 0)),
+        peak: Math.max(...rs.map((x) => x.peak)),
+      }));
+      const roundRatio = (t: number) => median(rounds[t].map((x, i) => x.load.requestsPerSecond / rounds[0][i].load.requestsPerSecond));
+      const [ref, ours] = summary;
       if (ours.peak > peakRss) peakRss = ours.peak;
-      const ratio = ours.load.requestsPerSecond / ref.load.requestsPerSecond;
+      const ratio = roundRatio(1);
       const result: ScenarioResult = {
         id: s.id, title: s.title, unit: s.unit, rows: s.rows, connections: s.connections,
-        reference: ref.load, api: ours.load, ratio, meanRowsPerRun: ours.meanRowsPerRun,
+        reference: ref.load, api: ours.load, ratio, meanRowsPerRun: ours.meanRowsPerRun, apiPeakRssMB: round(ours.peak / MB, 1),
+        rounds: ROUNDS,
       };
-      if (s.id === 'predict-c256' || s.id === 'predict-c1') {
-        const off = await measure(apiOff);
-        result.batchingOff = { api: off.load, ratio: off.load.requestsPerSecond / ref.load.requestsPerSecond, meanRowsPerRun: off.meanRowsPerRun ?? 1 };
+      if (targets.length === 3) {
+        result.batchingOff = { api: summary[2].load, ratio: roundRatio(2), meanRowsPerRun: summary[2].meanRowsPerRun };
       }
       results.push(result);
       const fmt = (l: Load) => `${round(s.unit === 'rows/s' ? l.rowsPerSecond : l.requestsPerSecond, 0)} ${s.unit} p50 ${round(l.latencyMs.p50, 3)} ms p99 ${round(l.latencyMs.p99, 3)} ms`;
@@ -413,17 +456,24 @@ async function main(): Promise<void> {
         (ours.meanRowsPerRun !== undefined ? ` | rows/run ${round(ours.meanRowsPerRun)}` : '') +
         (result.batchingOff ? ` | batching off ${fmt(result.batchingOff.api)} ratio ${round(result.batchingOff.ratio)}x` : ''));
     }
-    await sleep(QUICK ? 3000 : 10_000);
-    afterRss = rssOf(api.child.pid!);
+    const settleStart = Date.now();
+    do {
+      await sleep(1000);
+      afterRss = rssOf(api.child.pid!);
+    } while (afterRss > idleRss * 1.2 && Date.now() - settleStart < SETTLE_SECONDS * 1000);
+    settleSeconds = (Date.now() - settleStart) / 1000;
   } finally {
     for (const p of procs) await stop(p);
   }
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (option('--only')) return;
-  report(results, { idleRss, peakRss, afterRss, wallSeconds });
+  report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds });
 }
 
-function report(results: ScenarioResult[], mem: { idleRss: number; peakRss: number; afterRss: number; wallSeconds: number }): void {
+function report(
+  results: ScenarioResult[],
+  mem: { startRss: number; idleRss: number; peakRss: number; afterRss: number; settleSeconds: number; wallSeconds: number },
+): void {
   const by = (id: string) => results.find((r) => r.id === id)!;
   const c1 = by('predict-c1');
   const c64 = by('predict-c64');
@@ -461,7 +511,14 @@ function report(results: ScenarioResult[], mem: { idleRss: number; peakRss: numb
     machine: machine(),
     versions: versions(),
     apiEnv: API_ENV,
-    memory: { idleMB: round(mem.idleRss / MB, 1), peakUnderLoadMB: round(mem.peakRss / MB, 1), afterLoadMB: round(mem.afterRss / MB, 1) },
+    memory: {
+      startMB: round(mem.startRss / MB, 1),
+      idleMB: round(mem.idleRss / MB, 1),
+      peakUnderLoadMB: round(mem.peakRss / MB, 1),
+      afterLoadMB: round(mem.afterRss / MB, 1),
+      afterLoadSeconds: round(mem.settleSeconds, 0),
+    },
+    rounds: ROUNDS,
     failures,
     floors,
     scenarios: results,
@@ -480,7 +537,7 @@ function report(results: ScenarioResult[], mem: { idleRss: number; peakRss: numb
     return `| ${label} | ${num(v(r.reference), '')} ${r.unit} | ${num(v(api), '')} ${r.unit} | **${round(ratio)}x** | ${num(r.reference.latencyMs.p50, 'ms')} / ${num(r.reference.latencyMs.p99, 'ms')} | ${num(api.latencyMs.p50, 'ms')} / ${num(api.latencyMs.p99, 'ms')} | ${rowsPerRun === undefined ? '' : round(rowsPerRun)} | ${api.non2xx + api.errors} |`;
   };
   const lines = [
-    `Full run of ${out.date} (\`npm run bench\`, ${DURATION} s a scenario after ${WARMUP} s warm-up, wall ${out.wallSeconds} s). Model: ${out.model}.`,
+    `Full run of ${out.date} (\`npm run bench\`; per server and scenario ${WARMUP} s warm-up, then ${ROUNDS} rounds of ${DURATION} s alternating between the servers; figures are medians of the rounds, ratios the median of the per-round ratios; wall ${out.wallSeconds} s). Model: ${out.model}.`,
     '',
     `Machine: ${out.machine.cpu}, ${out.machine.cores} cores, ${out.machine.memoryGB} GB, ${out.machine.os}; load generator (autocannon) on the same cores.`,
     `Versions: ${Object.entries(out.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
@@ -493,7 +550,7 @@ function report(results: ScenarioResult[], mem: { idleRss: number; peakRss: numb
       ...(r.batchingOff ? [row(r.title + ' (batching off, MAX_BATCH_SIZE=1)', r, r.batchingOff.api, r.batchingOff.ratio, r.batchingOff.meanRowsPerRun)] : []),
     ]),
     '',
-    `Memory (API RSS): idle ${out.memory.idleMB} MB, peak under load ${out.memory.peakUnderLoadMB} MB, ${QUICK ? 3 : 10} s after the last scenario ${out.memory.afterLoadMB} MB.`,
+    `Memory (API RSS): ${out.memory.startMB} MB just after start, idle (warmed up: 200 \`predict\` + 10 1,000-row \`predictBatch\`, then 3 s quiet) ${out.memory.idleMB} MB, peak under load ${out.memory.peakUnderLoadMB} MB (per scenario: ${results.map((r) => `${r.id} ${r.apiPeakRssMB} MB`).join(', ')}), ${out.memory.afterLoadSeconds} s after the last scenario ${out.memory.afterLoadMB} MB (polled each second for up to ${SETTLE_SECONDS} s until within 20 % of idle).`,
     '',
     '| floor | measured | met |',
     '|---|---|---|',
