@@ -56,8 +56,13 @@ const LANDING_PAGE_CSP = {
     imgSrc: ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
     frameSrc: ["'self'", 'https://sandbox.embed.apollographql.com'],
     manifestSrc: ["'self'", 'https://apollo-server-landing-page.cdn.apollographql.com'],
+    upgradeInsecureRequests: null,
   },
 };
+
+// Helmet's defaults, less upgrade-insecure-requests: this server speaks plain HTTP (TLS ends at a proxy
+// when there is one), and that directive would send the console's own scripts to an https:// that isn't there.
+const API_CSP = { directives: { upgradeInsecureRequests: null } };
 
 /**
  * The HTTP server: health probes, GraphQL at /graphql through Apollo Server, security headers, CORS,
@@ -125,7 +130,7 @@ export class App {
     const corsOrigins = new Set(config.corsOrigins);
     const allowAll = corsOrigins.has('*');
     const headers = {
-      api: helmet() as unknown as Middleware,
+      api: helmet({ contentSecurityPolicy: API_CSP }) as unknown as Middleware,
       landing: helmet({ contentSecurityPolicy: LANDING_PAGE_CSP, crossOriginEmbedderPolicy: false }) as unknown as Middleware,
       cors: cors({
         origin: (origin, cb) => cb(null, allowAll || (origin !== undefined && corsOrigins.has(origin))),

@@ -51,6 +51,8 @@ describe('HTTP server on port 0', () => {
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=/);
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    // Plain-HTTP deployments must not have their own assets rewritten to https.
+    assert.doesNotMatch(res.headers.get('content-security-policy') ?? '', /upgrade-insecure-requests/);
     assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
     assert.equal(res.headers.get('x-powered-by'), null);
     assert.ok(res.headers.get('x-request-id'));
