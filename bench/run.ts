@@ -548,7 +548,7 @@ function report(
     '',
     `Machine: ${out.machine.cpu}, ${out.machine.cores} cores, ${out.machine.memoryGB} GB, ${out.machine.os}; load generator (autocannon) on the same cores.`,
     `Versions: ${Object.entries(out.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    `API: \`node dist/src/main.js\` with ${Object.entries(API_ENV).filter(([k]) => k !== 'MODEL_DIR').map(([k, v]) => `${k}=${v}`).join(' ')}, access log to a file; class-validator rules enforced on every row.`,
+    `API: \`node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js\` with ${Object.entries(API_ENV).filter(([k]) => k !== 'MODEL_DIR').map(([k, v]) => `${k}=${v}`).join(' ')}, access log to a file; class-validator rules enforced on every row.`,
     '',
     '| scenario | reference | API | API / reference | reference p50 / p99 | API p50 / p99 | rows per ONNX run | API failures |',
     '|---|---|---|---|---|---|---|---|',
