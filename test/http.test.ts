@@ -58,6 +58,15 @@ describe('HTTP server on port 0', () => {
     assert.ok(res.headers.get('x-request-id'));
   });
 
+  it('serves the Apollo Sandbox landing page to browsers outside production', async () => {
+    const res = await fetch(s.url, { headers: { accept: 'text/html' } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await res.text(), /embeddable-sandbox/);
+    // The landing page's CSP admits the Sandbox embed; the API's stays default-src 'self'.
+    assert.match(res.headers.get('content-security-policy') ?? '', /sandbox\.embed\.apollographql\.com/);
+  });
+
   it('allows only listed CORS origins', async () => {
     const preflight = (origin: string) =>
       fetch(s.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
@@ -153,6 +162,11 @@ describe('HTTP server in production mode', () => {
     assert.equal(res.body.errors?.[0].extensions?.code, 'INTERNAL_SERVER_ERROR');
     assert.equal(res.body.errors?.[0].message, 'Internal server error');
     assert.doesNotMatch(text, /hunter2|stacktrace|at \//);
+  });
+
+  it('serves no landing page in production', async () => {
+    const res = await fetch(s.url, { headers: { accept: 'text/html' } });
+    assert.doesNotMatch(await res.text(), /embeddable-sandbox/);
   });
 
   it('sends no stack traces with client errors and keeps introspection off', async () => {
