@@ -4,6 +4,9 @@
  */
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import type { Reading } from '../src/inference/model-io';
+
+export type { Reading };
 
 export const PREDICTION_FIELDS =
   'predictedFailureType label probability failureProbability probabilities { failureType label probability } reconstructionError anomalyThreshold isAnomaly device modelVersion';
@@ -12,14 +15,6 @@ export const PREDICT_QUERY = `mutation Predict($input: SensorReadingInput!) { pr
 export const PREDICT_BATCH_QUERY = `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { ${PREDICTION_FIELDS} } }`;
 export const BATCHING_QUERY = 'query Batching { modelInfo { batching { runs rows meanRowsPerRun } } }';
 
-export interface Reading {
-  airTemperature: number;
-  processTemperature: number;
-  rotationalSpeed: number;
-  torque: number;
-  toolWear: number;
-  productType: 'L' | 'M' | 'H';
-}
 
 /** Deterministic, physically plausible readings (inside the AI4I 2020 ranges), some near failure modes. */
 export function readings(count: number, seed = 1): Reading[] {

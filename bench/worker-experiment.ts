@@ -13,10 +13,9 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { INPUT_WIDTH, packReadings } from '../src/inference/model-io';
 import { readings } from './common';
 
-const WIDTH = 6;
-const CODE: Record<string, number> = { L: 0, M: 1, H: 2 };
 
 interface ModelInfo {
   onnx: Uint8Array;
@@ -46,7 +45,7 @@ async function mainThreadRunner(m: ModelInfo): Promise<{ run: Run; close: () => 
   const session = await ort.InferenceSession.create(m.onnx, OPTIONS);
   return {
     run: async (input, rows) => {
-      const out = await session.run({ [m.input]: new ort.Tensor('float32', input, [rows, WIDTH]) });
+      const out = await session.run({ [m.input]: new ort.Tensor('float32', input, [rows, INPUT_WIDTH]) });
       return m.outputs.map((n) => out[n].data as Float32Array);
     },
     close: () => session.release(),
@@ -82,7 +81,7 @@ if (!isMainThread) {
   const m = workerData as ModelInfo;
   void ort.InferenceSession.create(m.onnx, OPTIONS).then((session) => {
     parentPort!.on('message', async (msg: { id: number; input: Float32Array; rows: number }) => {
-      const out = await session.run({ [m.input]: new ort.Tensor('float32', msg.input, [msg.rows, WIDTH]) });
+      const out = await session.run({ [m.input]: new ort.Tensor('float32', msg.input, [msg.rows, INPUT_WIDTH]) });
       const arrays = m.outputs.map((n) => out[n].data as Float32Array);
       parentPort!.postMessage({ id: msg.id, out: arrays }, arrays.map((a) => a.buffer as ArrayBuffer));
     });
@@ -91,11 +90,7 @@ if (!isMainThread) {
 }
 
 function pack(rows: number): Float32Array {
-  const input = new Float32Array(rows * WIDTH);
-  readings(rows, 7).forEach((r, i) => {
-    input.set([r.airTemperature, r.processTemperature, r.rotationalSpeed, r.torque, r.toolWear, CODE[r.productType]], i * WIDTH);
-  });
-  return input;
+  return packReadings(readings(rows, 7));
 }
 
 interface Measure {

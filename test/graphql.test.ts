@@ -5,6 +5,7 @@ import type { App } from '../src/app';
 import { loadConfig, type Config } from '../src/config';
 import type { AppContext } from '../src/context';
 import { InferenceService } from '../src/inference/inference.service';
+import { packReadings, type Reading } from '../src/inference/model-io';
 import { ModelHost } from '../src/inference/model-host';
 import { FailureType } from '../src/schema/failure-type.enum';
 import { createApp, loadModel } from '../src/server';
@@ -71,10 +72,7 @@ describe('GraphQL schema in-process', () => {
     // The expected answer for each reading, from one-row model runs outside the batcher.
     const expected = await Promise.all(
       readings.map(async (r) => {
-        const out = await service.runModel(
-          Float32Array.from([r.airTemperature, r.processTemperature, r.rotationalSpeed, r.torque, r.toolWear, { L: 0, M: 1, H: 2 }[r.productType]!]),
-          1,
-        );
+        const out = await service.runModel(packReadings([r as Reading]), 1);
         return { probs: Array.from(out.probabilities), error: out.reconstructionError[0] };
       }),
     );

@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { PRODUCT_TYPE_CODE } from '../src/inference/model-io';
 
 const root = process.cwd();
 const modelDir = path.resolve(root, process.env.MODEL_DIR ?? 'models');
 const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8'));
 const threshold: number = meta.anomaly.threshold;
-const TYPE_CODE: Record<string, number> = { L: 0, M: 1, H: 2 };
+const TYPE_CODE: Record<string, number> = PRODUCT_TYPE_CODE;
 
 interface OddReading {
   airTemperature: number; processTemperature: number; rotationalSpeed: number; torque: number;

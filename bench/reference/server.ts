@@ -9,9 +9,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-
-const CODE: Record<string, number> = { L: 0, M: 1, H: 2 };
-const WIDTH = 6;
+import { decodePredictions, INPUT_WIDTH, packReadings, type Reading } from '../../src/inference/model-io';
 
 async function main(): Promise<void> {
   const modelDir = path.resolve(process.env.MODEL_DIR ?? 'models');
@@ -22,52 +20,18 @@ async function main(): Promise<void> {
     graphOptimizationLevel: 'all',
     executionProviders: ['cpu'],
   });
-  const inputName: string = manifest.inputs.name ?? 'readings';
+  const inputName: string = manifest.inputs.name;
   const probName: string = manifest.outputs.probabilities.name;
   const errName: string = manifest.outputs.reconstructionError.name;
   const labels: Array<{ enum: string; label: string }> = manifest.outputs.probabilities.labels;
   const threshold: number = manifest.anomaly.threshold;
   const version: string = manifest.version;
-  const classes = labels.length;
 
-  const infer = async (rows: any[]) => {
-    const input = new Float32Array(rows.length * WIDTH);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const o = i * WIDTH;
-      input[o] = r.airTemperature;
-      input[o + 1] = r.processTemperature;
-      input[o + 2] = r.rotationalSpeed;
-      input[o + 3] = r.torque;
-      input[o + 4] = r.toolWear;
-      input[o + 5] = CODE[r.productType];
-    }
-    const out = await session.run({ [inputName]: new ort.Tensor('float32', input, [rows.length, WIDTH]) });
-    const probs = out[probName].data as Float32Array;
-    const errs = out[errName].data as Float32Array;
-    const predictions = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const base = i * classes;
-      let best = 0;
-      const probabilities = new Array(classes);
-      for (let c = 0; c < classes; c++) {
-        if (probs[base + c] > probs[base + best]) best = c;
-        probabilities[c] = { failureType: labels[c].enum, label: labels[c].label, probability: probs[base + c] };
-      }
-      predictions[i] = {
-        predictedFailureType: labels[best].enum,
-        label: labels[best].label,
-        probability: probs[base + best],
-        failureProbability: Math.max(0, 1 - probs[base]),
-        probabilities,
-        reconstructionError: errs[i],
-        anomalyThreshold: threshold,
-        isAnomaly: !(errs[i] <= threshold),
-        device: 'cpu',
-        modelVersion: version,
-      };
-    }
-    return predictions;
+  // Encoding and decoding are the API's own (src/inference/model-io.ts): both do exactly the same work.
+  const infer = async (rows: Reading[]) => {
+    const out = await session.run({ [inputName]: new ort.Tensor('float32', packReadings(rows), [rows.length, INPUT_WIDTH]) });
+    const outputs = { probabilities: out[probName].data as Float32Array, reconstructionError: out[errName].data as Float32Array };
+    return decodePredictions(outputs, rows.length, { labels, anomalyThreshold: threshold, device: 'cpu', modelVersion: version });
   };
 
   const server = http.createServer((req, res) => {

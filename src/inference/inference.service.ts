@@ -3,20 +3,13 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
-import { FailureType } from '../schema/failure-type.enum';
-import { PRODUCT_TYPE_CODE, type ProductType } from '../schema/product-type.enum';
 import type { Prediction } from '../schema/prediction.type';
 import { RowBatcher, type BatcherStats } from './batcher';
-import { INPUT_FIELDS, loadModelArtifacts, ModelLoadError, type ModelManifest } from './model-manifest';
+import { loadModelArtifacts, ModelLoadError, type ModelManifest } from './model-manifest';
+import type { FailureType } from '../schema/failure-type.enum';
+import { decodePredictions, INPUT_WIDTH, packReadings, type DecodeOptions, type ModelOutputs, type Reading } from './model-io';
 
-export interface Reading {
-  airTemperature: number;
-  processTemperature: number;
-  rotationalSpeed: number;
-  torque: number;
-  toolWear: number;
-  productType: ProductType;
-}
+export type { ModelOutputs, Reading } from './model-io';
 
 export interface InferenceServiceOptions {
   modelDir: string;
@@ -31,14 +24,6 @@ export interface InferenceServiceOptions {
 
 export type LiveDevice = 'cpu' | 'cuda';
 
-/** Raw model outputs for a batch of rows (row-major). */
-export interface ModelOutputs {
-  probabilities: Float32Array;
-  reconstructionError: Float32Array;
-}
-
-const WIDTH = INPUT_FIELDS.length;
-const CLASSES = Object.values(FailureType).length;
 
 /**
  * The one ONNX session of the process and the batcher in front of it.
@@ -46,7 +31,7 @@ const CLASSES = Object.values(FailureType).length;
  */
 export class InferenceService {
   private readonly batcher: RowBatcher<Reading, Prediction>;
-  private readonly labels: ReadonlyArray<{ enum: FailureType; label: string }>;
+  private readonly decode: DecodeOptions<FailureType>;
   private closed = false;
 
   private constructor(
@@ -55,7 +40,12 @@ export class InferenceService {
     readonly device: LiveDevice,
     private readonly options: InferenceServiceOptions,
   ) {
-    this.labels = manifest.outputs.probabilities.labels;
+    this.decode = {
+      labels: manifest.outputs.probabilities.labels,
+      anomalyThreshold: manifest.anomaly.threshold,
+      device,
+      modelVersion: manifest.version,
+    };
     this.batcher = new RowBatcher<Reading, Prediction>({
       runBatch: (rows) => this.runBatch(rows),
       maxBatchSize: options.maxBatchSize,
@@ -67,7 +57,7 @@ export class InferenceService {
   static async create(options: InferenceServiceOptions): Promise<InferenceService> {
     const { manifest, onnx } = await loadModelArtifacts(options.modelDir);
     const { session, device } = await openSession(onnx, options);
-    const inputName = manifest.inputs.name ?? 'readings';
+    const inputName = manifest.inputs.name;
     const wanted = [manifest.outputs.probabilities.name, manifest.outputs.reconstructionError.name];
     if (!session.inputNames.includes(inputName) || wanted.some((n) => !session.outputNames.includes(n))) {
       await session.release();
@@ -77,7 +67,7 @@ export class InferenceService {
     }
     const service = new InferenceService(session, manifest, device, options);
     // A first run proves the graph executes on this provider before the server says it is ready.
-    await service.runModel(new Float32Array(WIDTH * 1).fill(1), 1);
+    await service.runModel(new Float32Array(INPUT_WIDTH).fill(1), 1);
     return service;
   }
 
@@ -100,11 +90,11 @@ export class InferenceService {
 
   /** Runs the model on `count` rows packed row-major in `input`. */
   async runModel(input: Float32Array, count: number): Promise<ModelOutputs> {
-    const feeds = { [this.manifest.inputs.name ?? 'readings']: new ort.Tensor('float32', input, [count, WIDTH]) };
+    const feeds = { [this.manifest.inputs.name]: new ort.Tensor('float32', input, [count, INPUT_WIDTH]) };
     const out = await this.session.run(feeds);
     const probabilities = out[this.manifest.outputs.probabilities.name].data as Float32Array;
     const reconstructionError = out[this.manifest.outputs.reconstructionError.name].data as Float32Array;
-    if (probabilities.length !== count * CLASSES || reconstructionError.length !== count) {
+    if (probabilities.length !== count * this.decode.labels.length || reconstructionError.length !== count) {
       throw new Error(`model returned ${probabilities.length} probabilities and ${reconstructionError.length} errors for ${count} rows`);
     }
     return { probabilities, reconstructionError };
@@ -117,53 +107,14 @@ export class InferenceService {
   }
 
   private async runBatch(rows: readonly Reading[]): Promise<Prediction[]> {
-    const input = new Float32Array(rows.length * WIDTH);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const o = i * WIDTH;
-      input[o] = r.airTemperature;
-      input[o + 1] = r.processTemperature;
-      input[o + 2] = r.rotationalSpeed;
-      input[o + 3] = r.torque;
-      input[o + 4] = r.toolWear;
-      input[o + 5] = PRODUCT_TYPE_CODE[r.productType];
-    }
     let outputs: ModelOutputs;
     try {
-      outputs = await this.runModel(input, rows.length);
+      outputs = await this.runModel(packReadings(rows), rows.length);
     } catch (err) {
       this.options.onRunError?.(err);
       throw inferenceFailed();
     }
-    const predictions = new Array<Prediction>(rows.length);
-    for (let i = 0; i < rows.length; i++) predictions[i] = this.toPrediction(outputs, i);
-    return predictions;
-  }
-
-  private toPrediction(outputs: ModelOutputs, row: number): Prediction {
-    const base = row * CLASSES;
-    let best = 0;
-    const probabilities = new Array(CLASSES);
-    for (let c = 0; c < CLASSES; c++) {
-      const p = outputs.probabilities[base + c];
-      if (p > outputs.probabilities[base + best]) best = c;
-      probabilities[c] = { failureType: this.labels[c].enum, label: this.labels[c].label, probability: p };
-    }
-    const reconstructionError = outputs.reconstructionError[row];
-    const threshold = this.manifest.anomaly.threshold;
-    return {
-      predictedFailureType: this.labels[best].enum,
-      label: this.labels[best].label,
-      probability: outputs.probabilities[base + best],
-      failureProbability: Math.max(0, 1 - outputs.probabilities[base]),
-      probabilities,
-      reconstructionError,
-      anomalyThreshold: threshold,
-      // NaN (never expected) must not read as "normal".
-      isAnomaly: !(reconstructionError <= threshold),
-      device: this.device,
-      modelVersion: this.manifest.version,
-    };
+    return decodePredictions(outputs, rows.length, this.decode);
   }
 }
 

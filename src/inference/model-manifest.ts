@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureType } from '../schema/failure-type.enum';
+import { INPUT_FIELDS } from './model-io';
 
 /** The parts of models/model.json the server relies on (training writes more; see models/README.md). */
 export interface ModelManifest {
@@ -36,15 +37,6 @@ export class ModelLoadError extends Error {
   }
 }
 
-/** The input columns, in the order the server writes them into the model's input tensor. */
-export const INPUT_FIELDS = [
-  'airTemperature',
-  'processTemperature',
-  'rotationalSpeed',
-  'torque',
-  'toolWear',
-  'productType',
-] as const;
 
 const FAILURE_TYPES = Object.values(FailureType);
 
@@ -71,7 +63,8 @@ export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: 
   if (typeof manifest.onnx?.file !== 'string' || typeof manifest.onnx.sha256 !== 'string') {
     fail(manifestPath, '"onnx.file" and "onnx.sha256" are required');
   }
-  const columns = manifest.inputs?.columns;
+  if (typeof manifest.inputs?.name !== 'string') fail(manifestPath, '"inputs.name" (the ONNX input name) is required');
+  const columns = manifest.inputs.columns;
   if (!Array.isArray(columns) || columns.map((c) => c.field).join() !== INPUT_FIELDS.join()) {
     fail(manifestPath, `"inputs.columns" must list ${INPUT_FIELDS.join(', ')} in that order`);
   }

@@ -16,5 +16,3 @@ registerEnumType(ProductType, {
   },
 });
 
-/** The model's numeric encoding of the product type (column 6 of its input). */
-export const PRODUCT_TYPE_CODE: Readonly<Record<ProductType, number>> = { L: 0, M: 1, H: 2 };
