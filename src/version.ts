@@ -1,14 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** package.json's version, read once (compiled code lives in dist/src, so walk up to the repo root). */
+/** The package root (the folder holding package.json), found from here whether run from src/ or dist/src/. */
+export const PACKAGE_ROOT: string = (() => {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
+
+/** package.json's version, read once. */
 export const SERVER_VERSION: string = (() => {
-  for (const dir of [path.join(__dirname, '..'), path.join(__dirname, '..', '..')]) {
-    try {
-      return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version as string;
-    } catch {
-      /* try the next candidate */
-    }
+  try {
+    return JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
+  } catch {
+    return '0.0.0';
   }
-  return '0.0.0';
 })();

@@ -9,7 +9,7 @@ import { packReadings, type Reading } from '../src/inference/model-io';
 import { ModelHost } from '../src/inference/model-host';
 import { FailureType } from '../src/schema/failure-type.enum';
 import { createApp, loadModel } from '../src/server';
-import { LogCapture, NORMAL_READING, PREDICTION_FIELDS, TEST_MODEL_DIR } from './helpers/server';
+import { failRuns, holdRuns, LogCapture, NORMAL_READING, PREDICTION_FIELDS, TEST_MODEL_DIR } from './helpers/server';
 
 /** GraphQL executed in-process against the app's schema: resolvers, validation and the real model, no HTTP. */
 describe('GraphQL schema in-process', () => {
@@ -150,40 +150,31 @@ describe('GraphQL schema in-process', () => {
   });
 
   it('fails a run with INFERENCE_FAILED for each of its waiters and keeps serving', async () => {
-    const original = service.runModel.bind(service);
-    service.runModel = async () => {
-      throw new Error('onnxruntime exploded');
-    };
+    const faulty = failRuns(service, 'onnxruntime exploded');
     try {
       const results = await Promise.all([run(PREDICT, { input: NORMAL_READING }), run(BATCH, { inputs: [NORMAL_READING, NORMAL_READING] })]);
       for (const r of results) assert.equal(r.errors?.[0].extensions?.code, 'INFERENCE_FAILED');
       assert.doesNotMatch(JSON.stringify(results), /exploded/);
     } finally {
-      service.runModel = original;
+      faulty.restore();
     }
     const { errors } = await run(PREDICT, { input: NORMAL_READING });
     assert.equal(errors, undefined);
   });
 
   it('refuses work past the queue bound with SERVER_BUSY', async () => {
-    const original = service.runModel.bind(service);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    service.runModel = async (input, count) => {
-      await gate;
-      return original(input, count);
-    };
+    const hold = holdRuns(service);
     try {
       const held = run(BATCH, { inputs: Array.from({ length: 50 }, () => NORMAL_READING) });
       await new Promise((r) => setImmediate(r));
       const busy = await run(BATCH, { inputs: Array.from({ length: 11 }, () => NORMAL_READING) });
       assert.equal(busy.errors?.[0].extensions?.code, 'SERVER_BUSY');
       const fits = run(BATCH, { inputs: Array.from({ length: 10 }, () => NORMAL_READING) });
-      release();
+      hold.release();
       assert.equal((await held).errors, undefined);
       assert.equal((await fits).errors, undefined);
     } finally {
-      service.runModel = original;
+      hold.restore();
     }
   });
 

@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NORMAL_READING, PREDICTION_FIELDS, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
+import { failRuns, holdRuns, NORMAL_READING, PREDICTION_FIELDS, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
 
 const PREDICT = `mutation Predict($input: SensorReadingInput!) { predict(input: $input) { ${PREDICTION_FIELDS} } }`;
 const BATCH = `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { predictedFailureType probability isAnomaly } }`;
@@ -107,13 +107,9 @@ describe('HTTP server on port 0', () => {
   });
 
   it('answers INFERENCE_FAILED over HTTP and keeps serving', async () => {
-    const service = s.models.service();
-    const original = service.runModel.bind(service);
-    service.runModel = async () => {
-      throw new Error('native failure');
-    };
+    const faulty = failRuns(s.models.service(), 'native failure');
     const failed = await s.gql(PREDICT, { input: NORMAL_READING });
-    service.runModel = original;
+    faulty.restore();
     assert.equal(failed.body.errors?.[0].extensions?.code, 'INFERENCE_FAILED');
     assert.doesNotMatch(JSON.stringify(failed.body), /native failure/);
     assert.equal((await s.gql(PREDICT, { input: NORMAL_READING })).body.errors, undefined);
@@ -123,18 +119,12 @@ describe('HTTP server on port 0', () => {
     const small = await startServer({ MAX_QUEUE_ROWS: '20', MAX_BATCH_ROWS: '10', RATE_LIMIT_ENABLED: 'false' });
     try {
       const service = small.models.service();
-      const original = service.runModel.bind(service);
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      service.runModel = async (input, count) => {
-        await gate;
-        return original(input, count);
-      };
+      const hold = holdRuns(service);
       const fillers = [1, 2].map(() => small.gql(BATCH, { inputs: Array.from({ length: 10 }, () => NORMAL_READING) }));
       while (service.stats().queuedRows < 20) await new Promise((r) => setTimeout(r, 5));
       const busy = await small.gql(PREDICT, { input: NORMAL_READING });
-      release();
-      service.runModel = original;
+      hold.release();
+      hold.restore();
       for (const f of await Promise.all(fillers)) assert.equal(f.body.errors, undefined);
       assert.equal(busy.body.errors?.[0].extensions?.code, 'SERVER_BUSY');
       assert.equal(busy.body.errors?.[0].extensions?.maxQueueRows, 20);
@@ -195,18 +185,12 @@ describe('model lifecycle over HTTP', () => {
 
   it('drains an in-flight request on stop, then refuses connections', async () => {
     const s = await startServer({ RATE_LIMIT_ENABLED: 'false' });
-    const service = s.models.service();
-    const original = service.runModel.bind(service);
-    let started!: () => void;
-    const running = new Promise<void>((r) => (started = r));
-    service.runModel = async (input, count) => {
-      started();
-      await new Promise((r) => setTimeout(r, 300));
-      return original(input, count);
-    };
+    const hold = holdRuns(s.models.service());
     const inFlight = s.gql(PREDICT, { input: NORMAL_READING });
-    await running;
+    await hold.firstRun;
     const stopped = s.close();
+    // Let the stop begin (listener closed, readiness off) while the request is still running.
+    setTimeout(hold.release, 300);
     const res = await inFlight;
     assert.equal(res.status, 200);
     assert.equal(res.body.errors, undefined);

@@ -2,13 +2,11 @@ import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { PACKAGE_ROOT } from '../version';
 
 /** Where `npm run console:build` writes the operator console (examples/console/dist). */
 export function defaultConsoleDir(): string {
-  // Walk up from this file (src/console or dist/src/console) to the package root.
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return path.join(dir, 'examples', 'console', 'dist');
+  return path.join(PACKAGE_ROOT, 'examples', 'console', 'dist');
 }
 
 const CONTENT_TYPES: Record<string, string> = {

@@ -32,11 +32,15 @@ interface Measure {
   depth: number;
   cost: number;
   aliases: number;
+  /** Fields directly in this selection set, fragments expanded (for an operation: its root fields). */
+  fields: number;
 }
+
+const EMPTY: Measure = { depth: 0, cost: 0, aliases: 0, fields: 0 };
 
 const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
 
-export function measureDocument(document: DocumentNode): Array<Measure & { name: string; rootFields: number }> {
+export function measureDocument(document: DocumentNode): Array<Omit<Measure, 'fields'> & { name: string; rootFields: number }> {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
   const memo = new Map<string, Measure>();
@@ -46,7 +50,7 @@ export function measureDocument(document: DocumentNode): Array<Measure & { name:
     const known = memo.get(name);
     if (known) return known;
     const def = fragments.get(name);
-    if (!def || visiting.has(name)) return { depth: 0, cost: 0, aliases: 0 };
+    if (!def || visiting.has(name)) return EMPTY;
     visiting.add(name);
     const m = selectionSet(def.selectionSet);
     visiting.delete(name);
@@ -58,15 +62,17 @@ export function measureDocument(document: DocumentNode): Array<Measure & { name:
     let depth = 0;
     let cost = 0;
     let aliases = 0;
+    let fields = 0;
     for (const sel of set.selections) {
       let m: Measure;
       if (sel.kind === Kind.FIELD) {
-        const inner = sel.selectionSet ? selectionSet(sel.selectionSet) : { depth: 0, cost: 0, aliases: 0 };
+        const inner = sel.selectionSet ? selectionSet(sel.selectionSet) : EMPTY;
         const introspection = INTROSPECTION_ROOTS.has(sel.name.value);
         m = {
           depth: introspection ? 1 : 1 + inner.depth,
           cost: 1 + inner.cost,
           aliases: (sel.alias ? 1 : 0) + inner.aliases,
+          fields: 1,
         };
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         m = selectionSet(sel.selectionSet);
@@ -76,38 +82,16 @@ export function measureDocument(document: DocumentNode): Array<Measure & { name:
       if (m.depth > depth) depth = m.depth;
       cost += m.cost;
       aliases += m.aliases;
+      fields += m.fields;
     }
-    return { depth, cost, aliases };
+    return { depth, cost, aliases, fields };
   };
 
-  // Top-level fields of a selection set, fragments expanded; memoised per fragment like the rest.
-  const rootMemo = new Map<string, number>();
-  const rootFields = (set: SelectionSetNode): number => {
-    let n = 0;
-    for (const sel of set.selections) {
-      if (sel.kind === Kind.FIELD) n++;
-      else if (sel.kind === Kind.INLINE_FRAGMENT) n += rootFields(sel.selectionSet);
-      else {
-        const name = sel.name.value;
-        let count = rootMemo.get(name);
-        if (count === undefined) {
-          const def = fragments.get(name);
-          if (!def || visiting.has(name)) continue;
-          visiting.add(name);
-          count = rootFields(def.selectionSet);
-          visiting.delete(name);
-          rootMemo.set(name, count);
-        }
-        n += count;
-      }
-    }
-    return n;
-  };
-
-  const out: Array<Measure & { name: string; rootFields: number }> = [];
+  const out: Array<Omit<Measure, 'fields'> & { name: string; rootFields: number }> = [];
   for (const def of document.definitions) {
     if (def.kind !== Kind.OPERATION_DEFINITION) continue;
-    out.push({ name: def.name?.value ?? '(anonymous)', ...selectionSet(def.selectionSet), rootFields: rootFields(def.selectionSet) });
+    const { depth, cost, aliases, fields } = selectionSet(def.selectionSet);
+    out.push({ name: def.name?.value ?? '(anonymous)', depth, cost, aliases, rootFields: fields });
   }
   return out;
 }

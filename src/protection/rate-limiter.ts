@@ -27,8 +27,7 @@ export function costOf(info: GraphQLResolveInfo, args: Record<string, unknown>, 
 }
 
 export interface RateLimitStatus extends Usage {
-  enabled: boolean;
-  store: 'memory' | 'redis' | 'none';
+  store: RateLimitStore['kind'];
   /** False while the Redis store is unreachable (the numbers are then unknown). */
   available: boolean;
   limits: Limits;
@@ -84,7 +83,7 @@ export class RateLimiter {
 
   /** The caller's spending, without spending. */
   async status(clientId: string): Promise<RateLimitStatus> {
-    const base = { enabled: true, store: this.store.kind, limits: this.limits };
+    const base = { store: this.store.kind, limits: this.limits };
     try {
       return { ...base, available: true, ...(await this.store.peek(clientId, this.limits)) };
     } catch (err) {

@@ -42,11 +42,11 @@ return {1, 0, usedOps + ops, usedRows + rows, ttl}
 
 type ReserveReply = [number, number, number, number, number];
 
-export interface RedisStoreEvents {
-  /** Called once each time the connection goes from usable to lost, and back. */
-  onDown(reason: string): void;
-  onUp(): void;
-}
+/**
+ * Connection state, for logging transitions once: `connecting` (never connected yet), `unreachable`
+ * (never connected, first failure logged), `up`, `down` (was up, loss logged), `closed` (our own quit).
+ */
+type ConnectionState = 'connecting' | 'unreachable' | 'up' | 'down' | 'closed';
 
 /**
  * Shared store on Redis. Commands fail fast while Redis is away (no offline queue, short command
@@ -57,14 +57,12 @@ export interface RedisStoreEvents {
 export class RedisRateLimitStore implements RateLimitStore {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
-  private up = false;
-  private everUp = false;
+  private state: ConnectionState = 'connecting';
 
   constructor(
     url: string,
     private readonly prefix: string,
     private readonly logger: Logger,
-    private readonly events?: Partial<RedisStoreEvents>,
   ) {
     this.redis = new Redis(url, {
       enableOfflineQueue: false,
@@ -76,12 +74,10 @@ export class RedisRateLimitStore implements RateLimitStore {
     });
     this.redis.defineCommand('pmRateLimitReserve', { numberOfKeys: 1, lua: RESERVE_LUA });
     this.redis.on('ready', () => {
-      if (!this.up) {
-        this.up = true;
-        this.logger.info({ store: 'redis', reconnected: this.everUp }, this.everUp ? 'rate limit store reconnected' : 'rate limit store connected');
-        this.everUp = true;
-        this.events?.onUp?.();
-      }
+      if (this.state === 'up' || this.state === 'closed') return;
+      const reconnected = this.state === 'down';
+      this.state = 'up';
+      this.logger.info({ store: 'redis', reconnected }, reconnected ? 'rate limit store reconnected' : 'rate limit store connected');
     });
     // Without an 'error' listener ioredis would print every failed reconnect; we log transitions only.
     this.redis.on('error', (err: Error) => this.markDown(err.message));
@@ -89,23 +85,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.redis.on('close', () => this.markDown('connection closed'));
   }
 
-  get connected(): boolean {
-    return this.up;
-  }
-
   private markDown(reason: string): void {
-    if (!this.up && this.everUp) return;
-    if (!this.up && !this.everUp) {
-      // Never connected yet: log the first failure only.
-      if (this.firstFailureLogged) return;
-      this.firstFailureLogged = true;
-    }
-    this.up = false;
+    if (this.state !== 'up' && this.state !== 'connecting') return;
+    this.state = this.state === 'up' ? 'down' : 'unreachable';
     // The URL may carry a password: log the reason only.
     this.logger.error({ store: 'redis', reason }, 'rate limit store unavailable');
-    this.events?.onDown?.(reason);
   }
-  private firstFailureLogged = false;
 
   private key(clientId: string): string {
     return `${this.prefix}${clientId}`;
@@ -134,10 +119,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async close(): Promise<void> {
-    this.up = false;
-    this.everUp = false;
-    this.firstFailureLogged = true; // no "unavailable" log for our own quit
-    this.redis.removeAllListeners('ready');
+    this.state = 'closed'; // no "unavailable" log for our own quit
     try {
       await this.redis.quit();
     } catch {

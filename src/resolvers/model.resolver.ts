@@ -5,8 +5,6 @@ import { Health, ServiceStatus } from '../schema/health.type';
 import { ModelInfo } from '../schema/model-info.type';
 import { SERVER_VERSION } from '../version';
 
-const STARTED_AT = Date.now();
-
 @Resolver()
 export class ModelResolver {
   @Query(() => Health, { description: 'Whether the server is up and the model loaded; costs no rate-limit budget.' })
@@ -17,7 +15,7 @@ export class ModelResolver {
       status,
       modelLoaded: service !== undefined,
       device: service?.device ?? null,
-      uptimeSeconds: (Date.now() - STARTED_AT) / 1000,
+      uptimeSeconds: process.uptime(),
       serverVersion: SERVER_VERSION,
       modelVersion: service?.manifest.version ?? null,
     };

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { App } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
+import type { InferenceService } from '../../src/inference/inference.service';
 import { ModelHost } from '../../src/inference/model-host';
 import { createApp, loadModel } from '../../src/server';
 
@@ -92,3 +93,30 @@ export const NORMAL_READING = {
 
 export const PREDICTION_FIELDS = `predictedFailureType label probability failureProbability
   probabilities { failureType label probability } reconstructionError anomalyThreshold isAnomaly device modelVersion`;
+
+/**
+ * Fault injection: the service's model runs wait until `release()` (queue-bound and drain tests).
+ * `firstRun` resolves when a run has started; `restore()` puts the real runs back.
+ */
+export function holdRuns(service: InferenceService) {
+  const original = service.runModel.bind(service);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const firstRun = new Promise<void>((r) => (started = r));
+  service.runModel = async (input, count) => {
+    started();
+    await gate;
+    return original(input, count);
+  };
+  return { release, firstRun, restore: () => void (service.runModel = original) };
+}
+
+/** Fault injection: every model run throws `message` until `restore()`. */
+export function failRuns(service: InferenceService, message: string) {
+  const original = service.runModel.bind(service);
+  service.runModel = async () => {
+    throw new Error(message);
+  };
+  return { restore: () => void (service.runModel = original) };
+}
