@@ -20,7 +20,7 @@ import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
 import { createErrorFormatter } from './errors';
 import { HttpError, parseJson, readBody } from './http/body';
-import { clientIdOf } from './http/client-identity';
+import { identify, type ClientIdentity } from './http/client-identity';
 import { requestTracePlugin } from './http/request-log.plugin';
 import type { ModelHost } from './inference/model-host';
 import { buildAppSchema, type SchemaOptions } from './schema';
@@ -41,7 +41,7 @@ export interface AppOptions {
    * Runs before GraphQL for every /graphql request (authentication...). Throwing an HttpError answers
    * with its status and code.
    */
-  beforeGraphQL?: (req: IncomingMessage, ctx: Pick<AppContext, 'clientId'>) => void | Promise<void>;
+  beforeGraphQL?: (identity: ClientIdentity, req: IncomingMessage) => void | Promise<void>;
   /** Extra HTTP routes tried before the 404 (the operator console...). Return true when handled. */
   routes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean | Promise<boolean>;
 }
@@ -229,8 +229,9 @@ export class App {
     }
     if (models.draining) res.setHeader('connection', 'close');
 
-    const clientId = clientIdOf(req, config.trustProxy);
-    if (this.options.beforeGraphQL) await this.options.beforeGraphQL(req, { clientId });
+    const identity = identify(req, config.trustProxy);
+    const { clientId } = identity;
+    if (this.options.beforeGraphQL) await this.options.beforeGraphQL(identity, req);
 
     let body: unknown;
     if (req.method === 'POST') {

@@ -3,6 +3,7 @@
  * Nothing else in the code base reads process.env: a bad value stops start-up with a message naming
  * the variable, instead of surfacing later as a strange runtime error.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
@@ -58,6 +59,7 @@ export interface Config {
     /** Prefix of every Redis key the limiter writes (several deployments can share one Redis). */
     redisPrefix: string;
   };
+  /** Accepted API key hashes, from API_KEYS and API_KEYS_FILE together (empty: keys not required). */
   apiKeys: { hashes: string[]; file: string | undefined };
   trustProxy: boolean;
   serveConsole: boolean;
@@ -139,6 +141,38 @@ function origins(env: Env, name: string, fallback: string[]): string[] {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+function apiKeyHashesFromEnv(env: Env): string[] {
+  const hashes = list(env, 'API_KEYS', []).map((h) => h.toLowerCase());
+  for (const hash of hashes) {
+    if (!SHA256_HEX.test(hash)) {
+      throw new ConfigError('API_KEYS', 'expected comma-separated SHA-256 hex digests of the keys (never the keys)');
+    }
+  }
+  return hashes;
+}
+
+/** API_KEYS_FILE: one SHA-256 hex digest per line; blank lines and `#` comments ignored. */
+function apiKeyHashesFromFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('API_KEYS_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const hashes: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim().toLowerCase();
+    if (line === '') return;
+    // The message never echoes the line: it may be a raw key pasted by mistake.
+    if (!SHA256_HEX.test(line)) {
+      throw new ConfigError('API_KEYS_FILE', `line ${i + 1} is not a SHA-256 hex digest (store hashes of keys, never keys)`);
+    }
+    hashes.push(line);
+  });
+  if (hashes.length === 0) throw new ConfigError('API_KEYS_FILE', `${file} holds no key hashes`);
+  return hashes;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -148,12 +182,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('MAX_QUEUE_ROWS', `must be at least MAX_BATCH_ROWS (${maxBatchRows}), got ${maxQueueRows}`);
   }
   const window = str(env, 'RATE_LIMIT_WINDOW', '15m');
-  const apiKeyHashes = list(env, 'API_KEYS', []).map((h) => h.toLowerCase());
-  for (const hash of apiKeyHashes) {
-    if (!SHA256_HEX.test(hash)) {
-      throw new ConfigError('API_KEYS', 'expected comma-separated SHA-256 hex digests of the keys (never the keys)');
-    }
-  }
+  const apiKeysFile = env.API_KEYS_FILE?.trim() || undefined;
+  const apiKeyHashes = [...new Set([...apiKeyHashesFromEnv(env), ...(apiKeysFile ? apiKeyHashesFromFile(apiKeysFile) : [])])];
   const redisUrl = env.RATE_LIMIT_REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('RATE_LIMIT_REDIS_URL', `expected redis://host:port, got "${redisUrl}"`);
@@ -199,7 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
       memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
       redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
     },
-    apiKeys: { hashes: apiKeyHashes, file: env.API_KEYS_FILE?.trim() || undefined },
+    apiKeys: { hashes: apiKeyHashes, file: apiKeysFile },
     trustProxy: bool(env, 'TRUST_PROXY', false),
     serveConsole: bool(env, 'SERVE_CONSOLE', !production),
   };

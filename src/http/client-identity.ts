@@ -14,17 +14,27 @@ export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
 
+export interface ClientIdentity {
+  /** Who the request counts against: `key:<hash prefix>` or `ip:<address>`. */
+  clientId: string;
+  /** SHA-256 of the API key sent, if any (the key itself is never kept). */
+  apiKeyHash: string | undefined;
+}
+
 /**
- * Who a request counts against: the API key's hash when one is sent (never the key itself), else the
- * client IP. Forwarded headers are believed only behind a proxy the operator declared (TRUST_PROXY).
+ * Who a request is, hashed once per request: the API key's hash when one is sent, else the client IP.
+ * Forwarded headers are believed only behind a proxy the operator declared (TRUST_PROXY).
  */
-export function clientIdOf(req: IncomingMessage, trustProxy: boolean): string {
+export function identify(req: IncomingMessage, trustProxy: boolean): ClientIdentity {
   const key = apiKeyOf(req);
-  if (key) return `key:${sha256Hex(key).slice(0, 16)}`;
+  if (key) {
+    const apiKeyHash = sha256Hex(key);
+    return { clientId: `key:${apiKeyHash.slice(0, 16)}`, apiKeyHash };
+  }
   if (trustProxy) {
     const forwarded = req.headers['x-forwarded-for'];
     const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return `ip:${first}`;
+    if (first) return { clientId: `ip:${first}`, apiKeyHash: undefined };
   }
-  return `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+  return { clientId: `ip:${req.socket.remoteAddress ?? 'unknown'}`, apiKeyHash: undefined };
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AppOptions } from '../app';
 import type { Config } from '../config';
 import { createRateLimitResolver } from '../resolvers/rate-limit.resolver';
-import { apiKeyGuard, loadApiKeyHashes } from './api-keys';
+import { apiKeyGuard } from './api-keys';
 import { protectionPlugin, queryLimitRules } from './query-limits';
 import { RateLimiter } from './rate-limiter';
 
@@ -18,7 +18,7 @@ export type ProtectionOptions = Required<Pick<AppOptions, 'extraResolvers' | 'gl
  */
 export function createProtection(config: Config, logger: Logger): ProtectionOptions {
   const limiter = config.rateLimit.enabled ? new RateLimiter(config, logger) : undefined;
-  const hashes = loadApiKeyHashes(config);
+  const hashes = new Set(config.apiKeys.hashes);
   if (!config.rateLimit.enabled) logger.warn('rate limiting is off (RATE_LIMIT_ENABLED=false)');
   return {
     limiter,
