@@ -90,10 +90,14 @@ export class App {
       globalMiddlewares: options.globalMiddlewares,
     });
     // The drain plugin needs the server before Apollo starts; requests are routed once the App exists.
-    const httpServer = http.createServer();
-    httpServer.headersTimeout = config.headersTimeoutMs;
-    httpServer.requestTimeout = config.requestTimeoutMs;
-    httpServer.keepAliveTimeout = config.keepAliveTimeoutMs;
+    const httpServer = http.createServer({
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // Node enforces the two timeouts above from a sweep that runs every 30 s by default, so a client
+      // stalling its headers could hold a socket up to 30 s past HEADERS_TIMEOUT_MS: sweep more often.
+      connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2))),
+    });
     const apollo = new ApolloServer<AppContext>({
       // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
       ...(config.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),

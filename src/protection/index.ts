@@ -9,7 +9,7 @@ import { RateLimiter } from './rate-limiter';
 export { RateLimiter } from './rate-limiter';
 
 export type ProtectionOptions = Required<Pick<AppOptions, 'extraResolvers' | 'globalMiddlewares' | 'plugins' | 'validationRules'>> &
-  Pick<AppOptions, 'beforeGraphQL'> & { limiter: RateLimiter | undefined };
+  Pick<AppOptions, 'beforeGraphQL'>;
 
 /**
  * Everything src/server.ts wires into the App for protection: rate limits (middleware + `rateLimit`
@@ -21,7 +21,6 @@ export function createProtection(config: Config, logger: Logger): ProtectionOpti
   const hashes = new Set(config.apiKeys.hashes);
   if (!config.rateLimit.enabled) logger.warn('rate limiting is off (RATE_LIMIT_ENABLED=false)');
   return {
-    limiter,
     extraResolvers: [createRateLimitResolver(limiter, config)],
     globalMiddlewares: limiter ? [limiter.middleware()] : [],
     plugins: [protectionPlugin(limiter ? () => limiter.close() : undefined)],
