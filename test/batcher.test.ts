@@ -33,12 +33,14 @@ describe('RowBatcher', () => {
   });
 
   it('coalesces work queued from separate I/O-phase callbacks of the same loop turn', async () => {
-    // Two timers firing in one timers phase stand in for two requests read in one poll phase.
+    // Two immediates queued together run in one check phase, like two requests read in one poll phase:
+    // separate callbacks, each ending its own microtask queue. (Two setTimeout(0)s are not a stand-in:
+    // when a millisecond boundary falls between them they fire in different loop turns.)
     const r = recorder<number>();
     const b = new RowBatcher({ runBatch: r.run });
     const results = await Promise.all([
-      new Promise((resolve) => setTimeout(() => resolve(b.load(1)), 0)),
-      new Promise((resolve) => setTimeout(() => resolve(b.loadAll([2, 3])), 0)),
+      new Promise((resolve) => setImmediate(() => resolve(b.load(1)))),
+      new Promise((resolve) => setImmediate(() => resolve(b.loadAll([2, 3])))),
     ]);
     assert.deepEqual(results, [1, [2, 3]]);
     assert.equal(r.calls.length, 1);
