@@ -91,7 +91,7 @@ describe('HTTP server on port 0', () => {
   it('writes one structured access-log line per request with operation, duration and outcome', async () => {
     const requestId = `log-test-${Date.now()}`;
     await s.gql(PREDICT, { input: NORMAL_READING }, { 'x-request-id': requestId });
-    await new Promise((r) => setTimeout(r, 20));
+    await s.logs.waitFor((l) => l.requestId === requestId);
     const lines = s.logs.lines.filter((l) => l.requestId === requestId);
     assert.equal(lines.length, 1);
     assert.equal(lines[0].operation, 'Predict');
@@ -100,8 +100,7 @@ describe('HTTP server on port 0', () => {
     assert.equal(typeof lines[0].durationMs, 'number');
     const badId = `${requestId}-bad`;
     await s.gql(PREDICT, { input: { ...NORMAL_READING, torque: -1 } }, { 'x-request-id': badId });
-    await new Promise((r) => setTimeout(r, 20));
-    const bad = s.logs.lines.find((l) => l.requestId === badId)!;
+    const bad = await s.logs.waitFor((l) => l.requestId === badId);
     assert.equal(bad.outcome, 'error');
     assert.deepEqual(bad.errorCodes, ['BAD_USER_INPUT']);
   });

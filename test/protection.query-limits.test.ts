@@ -62,11 +62,12 @@ describe('query limits (validation rules)', () => {
 
   it('rejects more than MAX_ROOT_FIELDS root fields', async () => {
     const fields = Array.from({ length: 11 }, () => '__typename').join(' ');
-    const r = await s.gql(`{ ${fields} }`);
+    const requestId = `root-fields-${Date.now()}`;
+    const r = await s.gql(`{ ${fields} }`, undefined, { 'x-request-id': requestId });
     assert.equal(r.status, 400);
     assert.equal(tooComplex(r)?.rule, 'rootFields');
     assert.equal(tooComplex(r)?.value, 11);
-    const line = s.logs.lines.filter((l) => l.msg === 'request').at(-1)!;
+    const line = await s.logs.waitFor((l) => l.msg === 'request' && l.requestId === requestId);
     assert.deepEqual(line.errorCodes, ['QUERY_TOO_COMPLEX'], 'the access log names the real code');
   });
 

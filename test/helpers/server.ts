@@ -26,6 +26,20 @@ export class LogCapture {
     });
     this.logger = pino({ level, formatters: { level: (label) => ({ level: label }) } }, sink);
   }
+
+  /**
+   * The first line that matches, waiting for it: access lines are written on the response's 'finish',
+   * which can come after the client has already read the response.
+   */
+  async waitFor(match: (line: Record<string, unknown>) => boolean, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.find(match);
+      if (line) return line;
+      if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 }
 
 export interface TestServer {
