@@ -22,11 +22,11 @@ import { createErrorFormatter } from './errors';
 import { HttpError, parseJson, readBody } from './http/body';
 import { identify, type ClientIdentity } from './http/client-identity';
 import { requestTracePlugin } from './http/request-log.plugin';
+import { applyHeaders, recordHeaders, type HeaderSet, type Middleware } from './http/static-headers';
 import type { ModelHost } from './inference/model-host';
 import { buildAppSchema, type SchemaOptions } from './schema';
 import { jitGateway } from './schema/executor';
 
-type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 export interface AppOptions {
   config: Config;
@@ -77,7 +77,7 @@ export class App {
     readonly schema: GraphQLSchema,
     readonly httpServer: http.Server,
     private readonly apollo: ApolloServer<AppContext>,
-    private readonly headers: { api: Middleware; landing: Middleware; cors: Middleware },
+    private readonly headers: { api: HeaderSet; landing: HeaderSet; cors: Middleware; corsAllowAll: boolean },
   ) {
     httpServer.on('request', (req, res) => void this.handle(req, res));
   }
@@ -134,14 +134,15 @@ export class App {
     const corsOrigins = new Set(config.corsOrigins);
     const allowAll = corsOrigins.has('*');
     const headers = {
-      api: helmet({ contentSecurityPolicy: API_CSP }) as unknown as Middleware,
-      landing: helmet({ contentSecurityPolicy: LANDING_PAGE_CSP, crossOriginEmbedderPolicy: false }) as unknown as Middleware,
+      api: recordHeaders(helmet({ contentSecurityPolicy: API_CSP }) as unknown as Middleware),
+      landing: recordHeaders(helmet({ contentSecurityPolicy: LANDING_PAGE_CSP, crossOriginEmbedderPolicy: false }) as unknown as Middleware),
       cors: cors({
         origin: (origin, cb) => cb(null, allowAll || (origin !== undefined && corsOrigins.has(origin))),
         methods: ['GET', 'POST', 'OPTIONS'],
         allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name'],
         maxAge: 600,
       }) as unknown as Middleware,
+      corsAllowAll: allowAll,
     };
     return new App(options, schema, httpServer, apollo, headers);
   }
@@ -202,16 +203,16 @@ export class App {
   ): Promise<void> {
     const { models, config } = this.options;
     if (pathname === '/healthz') {
-      await run(this.headers.api, req, res);
+      applyHeaders(res, this.headers.api);
       return sendJson(res, 200, { status: 'alive' });
     }
     if (pathname === '/readyz') {
-      await run(this.headers.api, req, res);
+      applyHeaders(res, this.headers.api);
       const ready = models.state.status === 'ready' && !models.draining;
       return sendJson(res, ready ? 200 : 503, { status: models.draining ? 'closing' : models.state.status });
     }
     if (pathname !== '/graphql') {
-      await run(this.headers.api, req, res);
+      applyHeaders(res, this.headers.api);
       if (this.options.routes && (await this.options.routes(req, res, pathname))) return;
       if (pathname === '/' && req.method === 'GET' && config.landingPage) {
         res.statusCode = 302;
@@ -222,8 +223,10 @@ export class App {
     }
 
     const landing = req.method === 'GET' && config.landingPage && (req.headers.accept ?? '').includes('text/html');
-    await run(landing ? this.headers.landing : this.headers.api, req, res);
-    await run(this.headers.cors, req, res);
+    applyHeaders(res, landing ? this.headers.landing : this.headers.api);
+    // Without an Origin header the cors middleware sets nothing (its origin check refuses undefined),
+    // unless every origin is allowed: skip the call on the common server-to-server path.
+    if (req.headers.origin !== undefined || this.headers.corsAllowAll) await run(this.headers.cors, req, res);
     if (req.method === 'OPTIONS') {
       if (!res.writableEnded) {
         res.statusCode = 204;
@@ -249,7 +252,8 @@ export class App {
     }
 
     const headers = new HeaderMap();
-    for (const [key, value] of Object.entries(req.headers)) {
+    for (const key in req.headers) {
+      const value = req.headers[key];
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const response = await this.apollo.executeHTTPGraphQLRequest({
