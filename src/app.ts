@@ -27,7 +27,6 @@ import type { ModelHost } from './inference/model-host';
 import { buildAppSchema, type SchemaOptions } from './schema';
 import { jitGateway } from './schema/executor';
 
-
 export interface AppOptions {
   config: Config;
   models: ModelHost;

@@ -77,6 +77,26 @@ describe('HTTP server on port 0', () => {
     assert.equal(denied.headers.get('access-control-allow-origin'), null);
   });
 
+  it('puts CORS headers on actual requests from allowed origins only; CORS_ORIGINS=* allows any', async () => {
+    const post = (url: string, origin?: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ query: '{ health { status } }' }) });
+    const allowed = await post(s.url, 'https://app.example.com');
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.match(allowed.headers.get('vary') ?? '', /origin/i);
+    assert.equal((await post(s.url, 'https://evil.example.com')).headers.get('access-control-allow-origin'), null);
+    const noOrigin = await post(s.url);
+    assert.equal(noOrigin.status, 200);
+    assert.equal(noOrigin.headers.get('access-control-allow-origin'), null);
+    const open = await startServer({ CORS_ORIGINS: '*', RATE_LIMIT_ENABLED: 'false' });
+    try {
+      assert.equal((await post(open.url, 'https://anywhere.example.net')).headers.get('access-control-allow-origin'), 'https://anywhere.example.net');
+      // Same answer as the cors middleware gives when it runs without an Origin: a Vary for caches.
+      assert.match((await post(open.url)).headers.get('vary') ?? '', /origin/i);
+    } finally {
+      await open.close();
+    }
+  });
+
   it('limits the body size, content type and JSON syntax before GraphQL runs', async () => {
     const big = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ health { status } }`, pad: 'x'.repeat(5000) }) });
     assert.equal(big.status, 413);
