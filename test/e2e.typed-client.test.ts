@@ -28,16 +28,10 @@ import {
   type RateLimitQuery,
   type SensorReadingInput,
 } from '../client/generated/graphql';
-import { startServer, type TestServer } from './helpers/server';
+import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
-const READING: SensorReadingInput = {
-  airTemperature: 300.1,
-  processTemperature: 310.2,
-  rotationalSpeed: 1500,
-  torque: 40,
-  toolWear: 100,
-  productType: 'L',
-};
+// The shared reading, checked against the generated input type.
+const READING: SensorReadingInput = NORMAL_READING;
 
 const FAILURE_TYPES: FailureType[] = [
   'NO_FAILURE',

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { failRuns, holdRuns, NORMAL_READING, PREDICTION_FIELDS, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
+import { until } from './helpers/wait';
 
 const PREDICT = `mutation Predict($input: SensorReadingInput!) { predict(input: $input) { ${PREDICTION_FIELDS} } }`;
 const BATCH = `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { predictedFailureType probability isAnomaly } }`;
@@ -140,7 +141,7 @@ describe('HTTP server on port 0', () => {
       const service = small.models.service();
       const hold = holdRuns(service);
       const fillers = [1, 2].map(() => small.gql(BATCH, { inputs: Array.from({ length: 10 }, () => NORMAL_READING) }));
-      while (service.stats().queuedRows < 20) await new Promise((r) => setTimeout(r, 5));
+      await until('20 queued rows', () => service.stats().queuedRows >= 20, { everyMs: 5 });
       const busy = await small.gql(PREDICT, { input: NORMAL_READING });
       hold.release();
       hold.restore();

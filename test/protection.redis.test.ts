@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisProcess, redisSkipReason } from './helpers/redis';
+import { until } from './helpers/wait';
 import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
 const PREDICT = 'mutation($i: SensorReadingInput!) { predict(input: $i) { label } }';
@@ -9,15 +9,6 @@ const RATE = '{ rateLimit { store available limit used remaining resetAt } }';
 
 // In CI a missing redis-server throws here (the run fails with that message); locally the suite is skipped.
 const skip = redisSkipReason();
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('rate limit: Redis store', { skip }, () => {
   let redis: RedisProcess;

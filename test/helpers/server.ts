@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config';
 import type { InferenceService } from '../../src/inference/inference.service';
 import { ModelHost } from '../../src/inference/model-host';
 import { createApp, loadModel } from '../../src/server';
+import { until } from './wait';
 
 /** Where tests read the model from: MODEL_DIR (CI points it at a fresh --quick run too), else models/. */
 export const TEST_MODEL_DIR = process.env.MODEL_DIR ?? 'models';
@@ -32,13 +33,9 @@ export class LogCapture {
    * which can come after the client has already read the response.
    */
   async waitFor(match: (line: Record<string, unknown>) => boolean, timeoutMs = 5_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const line = this.lines.find(match);
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    let line: Record<string, unknown> | undefined;
+    await until('a matching log line', () => (line = this.lines.find(match)) !== undefined, { timeoutMs, everyMs: 5 });
+    return line!;
   }
 }
 
@@ -102,7 +99,7 @@ export const NORMAL_READING = {
   rotationalSpeed: 1500,
   torque: 40,
   toolWear: 100,
-  productType: 'L',
+  productType: 'L' as const,
 };
 
 export const PREDICTION_FIELDS = `predictedFailureType label probability failureProbability
