@@ -488,7 +488,12 @@ function report(
   const c256 = by('predict-c256');
   const floors = [
     { floor: '`predict` 64 conn: >= 0.5x reference req/s', value: `${round(c64.ratio)}x`, met: c64.ratio >= 0.5 },
-    { floor: '`predict` 64 conn: p99 < 25 ms', value: `${c64.api.latencyMs.p99} ms`, met: c64.api.latencyMs.p99 < 25 },
+    {
+      floor: '`predict` 64 conn: p99 < 25 ms',
+      // An absolute floor: the bare reference's own p99 in the same rounds says whether this machine allows it.
+      value: `${c64.api.latencyMs.p99} ms (bare reference: ${c64.reference.latencyMs.p99} ms)`,
+      met: c64.api.latencyMs.p99 < 25,
+    },
     { floor: '`predictBatch` 1,000 rows: >= 0.4x reference rows/s', value: `${round(b1000.ratio)}x`, met: b1000.ratio >= 0.4 },
     { floor: '`predict` 1 conn: median latency < 1 ms', value: `${round(c1.api.latencyMs.p50, 3)} ms`, met: c1.api.latencyMs.p50 < 1 },
     {
