@@ -18,10 +18,11 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
-import { createErrorFormatter } from './errors';
+import { createErrorFormatter, ErrorCode } from './errors';
 import { HttpError, parseJson, readBody } from './http/body';
 import { identify, type ClientIdentity } from './http/client-identity';
 import { requestTracePlugin } from './http/request-log.plugin';
+import { sendError, sendJson } from './http/respond';
 import { applyHeaders, recordHeaders, type HeaderSet, type Middleware } from './http/static-headers';
 import type { ModelHost } from './inference/model-host';
 import { buildAppSchema, type SchemaOptions } from './schema';
@@ -218,7 +219,7 @@ export class App {
         res.setHeader('location', '/graphql');
         return void res.end();
       }
-      return sendJson(res, 404, { errors: [{ message: `Not found: ${pathname}`, extensions: { code: 'NOT_FOUND' } }] });
+      return sendError(res, 404, ErrorCode.NOT_FOUND, `Not found: ${pathname}`);
     }
 
     const landing = req.method === 'GET' && config.landingPage && (req.headers.accept ?? '').includes('text/html');
@@ -246,7 +247,7 @@ export class App {
         body = parseJson(await readBody(req, config.bodyLimitBytes));
       } else {
         req.resume();
-        throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /graphql needs Content-Type: application/json');
+        throw new HttpError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'POST /graphql needs Content-Type: application/json');
       }
     }
 
@@ -276,11 +277,11 @@ export class App {
       return;
     }
     if (err instanceof HttpError) {
-      sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code, ...err.extensions } }] });
+      sendError(res, err.status, err.code, err.message, err.extensions);
       return;
     }
     this.options.logger.error({ err, requestId }, 'unhandled request error');
-    sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
   }
 
   private logRequest(
@@ -312,13 +313,4 @@ export class App {
 
 function run(mw: Middleware, req: IncomingMessage, res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => mw(req, res, (err) => (err ? reject(err) : resolve())));
-}
-
-function sendJson(res: ServerResponse, status: number, payload: unknown): void {
-  if (res.writableEnded) return;
-  const text = JSON.stringify(payload);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
 }

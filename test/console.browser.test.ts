@@ -94,6 +94,7 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
     await js.arrayBuffer();
 
     const redirect = await fetch(`${server.origin}/console`, { redirect: 'manual' });
@@ -102,7 +103,8 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     for (const probe of ['/console/missing.js', '/console/..%2f..%2fpackage.json', '/console/%2e%2e/%2e%2e/package.json', '/console/assets/..%5c..%5cindex.html']) {
       const res = await fetch(`${server.origin}${probe}`);
       assert.equal(res.status, 404, probe);
-      await res.arrayBuffer();
+      const body = (await res.json()) as { errors: Array<{ extensions: { code: string } }> };
+      assert.equal(body.errors[0].extensions.code, 'NOT_FOUND', probe);
     }
   });
 

@@ -2,6 +2,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { ErrorCode } from '../errors';
+import { sendError } from '../http/respond';
 import { PACKAGE_ROOT } from '../version';
 
 /** Where `npm run console:build` writes the operator console (examples/console/dist). */
@@ -28,11 +30,7 @@ const CONTENT_TYPES: Record<string, string> = {
 const HASHED_ASSET = /^assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/;
 
 function notFound(res: ServerResponse, message: string): true {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code: 'NOT_FOUND' } }] });
-  res.statusCode = 404;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(body));
-  res.end(body);
+  sendError(res, 404, ErrorCode.NOT_FOUND, message);
   return true;
 }
 
@@ -85,7 +83,6 @@ export function consoleRoutes(root = defaultConsoleDir(), mount = '/console') {
     res.statusCode = 200;
     res.setHeader('content-type', CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
     res.setHeader('content-length', size);
-    res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('cache-control', HASHED_ASSET.test(segments.join('/')) ? 'public, max-age=31536000, immutable' : 'no-cache');
     if (req.method === 'HEAD') {
       res.end();

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import { ErrorCode } from '../errors';
 
 export class HttpError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly extensions: Record<string, unknown> = {},
   ) {
@@ -44,7 +45,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
       try {
         resolve(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
       } catch {
-        reject(new HttpError(400, 'BAD_REQUEST', 'Request body is not valid UTF-8'));
+        reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is not valid UTF-8'));
       }
     });
     req.on('error', (err) => {
@@ -55,7 +56,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${limit} bytes`, { limit });
+  return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds ${limit} bytes`, { limit });
 }
 
 /** Parses a JSON request body; malformed JSON is the client's fault (400), not ours. */
@@ -63,6 +64,6 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, 'BAD_REQUEST', `Request body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError(400, ErrorCode.BAD_REQUEST, `Request body is not valid JSON: ${(err as Error).message}`);
   }
 }

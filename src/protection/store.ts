@@ -92,11 +92,10 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
     const opsUsed = entry?.ops ?? 0;
     const rowsUsed = entry?.rows ?? 0;
-    if (opsUsed + cost.ops > limits.maxOps) {
-      return { allowed: false, exceeded: 'operations', opsUsed, rowsUsed, resetAt: entry?.resetAt ?? now + limits.windowMs };
-    }
-    if (rowsUsed + cost.rows > limits.maxRows) {
-      return { allowed: false, exceeded: 'rows', opsUsed, rowsUsed, resetAt: entry?.resetAt ?? now + limits.windowMs };
+    const exceeded =
+      opsUsed + cost.ops > limits.maxOps ? 'operations' : rowsUsed + cost.rows > limits.maxRows ? 'rows' : undefined;
+    if (exceeded !== undefined) {
+      return { allowed: false, exceeded, opsUsed, rowsUsed, resetAt: entry?.resetAt ?? now + limits.windowMs };
     }
     if (entry === undefined) {
       entry = { ops: 0, rows: 0, resetAt: now + limits.windowMs };
