@@ -4,6 +4,8 @@ import type { InferenceService } from './inference.service';
 export type ModelState =
   | { status: 'loading' }
   | { status: 'ready'; service: InferenceService }
+  /** Shutdown has begun: readiness is false, but requests already sent are still served. */
+  | { status: 'draining'; service: InferenceService | undefined }
   | { status: 'failed'; error: Error }
   | { status: 'closing' };
 
@@ -13,31 +15,47 @@ export type ModelState =
  */
 export class ModelHost {
   private current: ModelState = { status: 'loading' };
-  /** Set when shutdown begins: in-flight work still completes, but readiness reports false. */
-  draining = false;
 
   get state(): ModelState {
     return this.current;
   }
 
-  /** The ready service, or MODEL_NOT_READY. */
+  /** The one answer `/readyz` and `health.status` give: only `ready` takes new traffic. */
+  get ready(): boolean {
+    return this.current.status === 'ready';
+  }
+
+  /** The serving service (also while draining), or MODEL_NOT_READY. */
   service(): InferenceService {
-    if (this.current.status !== 'ready') throw modelNotReady(this.current.status);
-    return this.current.service;
+    const state = this.current;
+    if ((state.status === 'ready' || state.status === 'draining') && state.service) return state.service;
+    throw modelNotReady(state.status);
   }
 
   /** The service if one is loaded, without throwing (for health and info). */
   peek(): InferenceService | undefined {
-    return this.current.status === 'ready' ? this.current.service : undefined;
+    const state = this.current;
+    return state.status === 'ready' || state.status === 'draining' ? state.service : undefined;
+  }
+
+  /**
+   * Shutdown begins: readiness goes false (load balancers stop sending), requests still arriving on open
+   * connections are served. A model still loading is abandoned (its session is closed when it arrives).
+   */
+  drain(): void {
+    const state = this.current;
+    if (state.status === 'ready') this.current = { status: 'draining', service: state.service };
+    else if (state.status === 'loading') this.current = { status: 'draining', service: undefined };
   }
 
   async load(create: () => Promise<InferenceService>): Promise<InferenceService> {
     if (this.current.status !== 'loading') throw new Error(`cannot load a model in state ${this.current.status}`);
     try {
       const service = await create();
-      if (this.current.status !== 'loading') {
-        await service.close(); // closed while loading: the new session must not leak
-        throw new Error('model host was closed while loading');
+      const now = this.current as ModelState; // may have moved on while we awaited
+      if (now.status !== 'loading') {
+        await service.close(); // drained or closed while loading: the new session must not leak
+        throw new Error(`model host was ${now.status} while loading`);
       }
       this.current = { status: 'ready', service };
       return service;
@@ -51,6 +69,6 @@ export class ModelHost {
   async close(): Promise<void> {
     const previous = this.current;
     this.current = { status: 'closing' };
-    if (previous.status === 'ready') await previous.service.close();
+    if ((previous.status === 'ready' || previous.status === 'draining') && previous.service) await previous.service.close();
   }
 }
