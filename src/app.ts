@@ -209,6 +209,8 @@ export class App {
     await fastify.register(fastifyHelmet, { contentSecurityPolicy: API_CSP });
     await fastify.register(fastifyUnderPressure, {
       maxEventLoopDelay: config.maxEventLoopDelayMs,
+      // The delay is the mean over one sample; a short sample lets one long stall show instead of averaging away.
+      sampleInterval: 250,
       // under-pressure sends what the handler returns; returning nothing lets the request through (probes).
       pressureHandler: ((_req: FastifyRequest, reply: FastifyReply) =>
         errorPayload(

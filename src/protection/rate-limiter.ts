@@ -54,7 +54,8 @@ const NO_ROW_LIMIT = Number.MAX_SAFE_INTEGER;
  *
  * When the shared Redis store fails, RATE_LIMIT_FAIL_MODE decides: `memory` (default) limits with
  * per-process in-memory stores until Redis answers again (every call tries Redis first, and its
- * commands fail fast while it is away), `open` serves unlimited, `closed` refuses counted calls.
+ * commands fail fast while it is away), `open` serves unlimited, `closed` refuses counted calls (the
+ * request budget then limits per process in memory, so health and rateLimit still answer).
  */
 export class RateLimiter {
   readonly limits: Limits;
@@ -157,9 +158,9 @@ export class RateLimiter {
         case 'open':
           return undefined;
         case 'closed':
-          if (family === 'requests') {
-            throw new HttpError(503, ErrorCode.RATE_LIMITED, 'Rate limiting is unavailable; retry after 1 s', { reason: 'STORE_UNAVAILABLE', retryAfter: 1 }, { 'retry-after': '1' });
-          }
+          // `closed` refuses counted calls; the request budget (an abuse guard on every request, free
+          // queries included) keeps limiting per process instead of taking the whole API down with Redis.
+          if (family === 'requests') return this.memory.requests.reserve(id, cost, limits);
           throw rateLimitUnavailable(1);
       }
     }
