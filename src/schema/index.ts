@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type ValidatorFn } from 'type-graphql';
 import { badUserInput, invalidReadings, type Violation } from '../errors';
 import { ModelResolver } from '../resolvers/model.resolver';
+import { PredictionExplanationResolver } from '../resolvers/prediction-explanation.resolver';
 import { PredictionResolver } from '../resolvers/prediction.resolver';
 import { CompiledValidator } from './reading-validator';
 import { SensorReadingInput } from './sensor-reading.input';
@@ -15,7 +16,7 @@ export interface SchemaOptions {
   globalMiddlewares?: Parameters<typeof buildSchema>[0]['globalMiddlewares'];
 }
 
-export const RESOLVERS = [PredictionResolver, ModelResolver] as const;
+export const RESOLVERS = [PredictionResolver, PredictionExplanationResolver, ModelResolver] as const;
 
 /**
  * Argument validation for every resolver: readings are checked against SensorReadingInput's
