@@ -3,13 +3,36 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
-import type { Prediction } from '../schema/prediction.type';
 import { RowBatcher, type BatcherStats } from './batcher';
-import { loadModelArtifacts, ModelLoadError, type ModelManifest } from './model-manifest';
-import type { FailureType } from '../schema/failure-type.enum';
-import { decodePredictions, INPUT_WIDTH, packReadings, type DecodeOptions, type ModelOutputs, type Reading } from './model-io';
+import {
+  explanationOf,
+  readingsOutOfRange,
+  referenceVariants,
+  type Explanation,
+  type OutOfRangeReading,
+  type TrainingRange,
+} from './explanation';
+import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
+import {
+  decodePredictions,
+  INPUT_WIDTH,
+  packReadings,
+  type DecodeOptions,
+  type FailureTypeName,
+  type ModelOutputs,
+  type PredictionShape,
+  type Reading,
+} from './model-io';
 
 export type { ModelOutputs, Reading } from './model-io';
+
+/**
+ * What the service answers for one reading: the prediction, plus the reading it answers (not part of
+ * the prediction's fields; explanations and the range check start from it).
+ */
+export interface PredictionResult extends PredictionShape<FailureTypeName> {
+  readonly reading: Reading;
+}
 
 export interface InferenceServiceOptions {
   modelDir: string;
@@ -24,14 +47,14 @@ export interface InferenceServiceOptions {
 
 export type LiveDevice = 'cpu' | 'cuda';
 
-
 /**
  * The one ONNX session of the process and the batcher in front of it.
  * Created loaded (`create`), or not at all.
  */
 export class InferenceService {
-  private readonly batcher: RowBatcher<Reading, Prediction>;
-  private readonly decode: DecodeOptions<FailureType>;
+  private readonly batcher: RowBatcher<Reading, PredictionResult>;
+  private readonly decode: DecodeOptions<FailureTypeName>;
+  private readonly envelope: TrainingRange[];
   private closed = false;
 
   private constructor(
@@ -46,7 +69,8 @@ export class InferenceService {
       device,
       modelVersion: manifest.version,
     };
-    this.batcher = new RowBatcher<Reading, Prediction>({
+    this.envelope = trainingEnvelope(manifest);
+    this.batcher = new RowBatcher<Reading, PredictionResult>({
       runBatch: (rows) => this.runBatch(rows),
       maxBatchSize: options.maxBatchSize,
       maxWaitMs: options.maxBatchWaitMs,
@@ -76,12 +100,33 @@ export class InferenceService {
     return ort.listSupportedBackends().map((b) => b.name);
   }
 
-  predict(reading: Reading): Promise<Prediction> {
+  predict(reading: Reading): Promise<PredictionResult> {
     return this.batcher.load(reading);
   }
 
-  predictMany(readings: readonly Reading[]): Promise<Prediction[]> {
+  predictMany(readings: readonly Reading[]): Promise<PredictionResult[]> {
     return this.batcher.loadAll(readings);
+  }
+
+  /**
+   * Why `prediction` came out as it did. Its reading's five reference variants join the same batcher
+   * queue as ordinary rows, so the explanations asked for in one turn of the event loop (every row of a
+   * predictBatch) share ONNX runs instead of costing one run each.
+   */
+  async explain(prediction: PredictionResult): Promise<Explanation> {
+    const { reading } = prediction;
+    const variants = await this.batcher.loadAll(referenceVariants(reading, this.manifest.references));
+    return explanationOf(
+      reading,
+      prediction.failureProbability,
+      variants.map((v) => v.failureProbability),
+      this.manifest.references,
+    );
+  }
+
+  /** The readings outside the training envelope (model.json column min/max); no model run. */
+  outOfRange(reading: Reading): OutOfRangeReading[] {
+    return readingsOutOfRange(reading, this.envelope);
   }
 
   stats(): BatcherStats {
@@ -106,7 +151,7 @@ export class InferenceService {
     await this.session.release();
   }
 
-  private async runBatch(rows: readonly Reading[]): Promise<Prediction[]> {
+  private async runBatch(rows: readonly Reading[]): Promise<PredictionResult[]> {
     let outputs: ModelOutputs;
     try {
       outputs = await this.runModel(packReadings(rows), rows.length);
@@ -114,7 +159,8 @@ export class InferenceService {
       this.options.onRunError?.(err);
       throw inferenceFailed();
     }
-    return decodePredictions(outputs, rows.length, this.decode);
+    // In place: a 1,000-row batch should not copy its predictions to add one property.
+    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { reading: rows[i] }));
   }
 }
 
