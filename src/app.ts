@@ -18,7 +18,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
-import { createErrorFormatter, ErrorCode } from './errors';
+import { createErrorFormatter, ErrorCode, inputErrorsPlugin } from './errors';
 import { HttpError, parseJson, readBody } from './http/body';
 import { identify, type ClientIdentity } from './http/client-identity';
 import { requestTracePlugin } from './http/request-log.plugin';
@@ -106,6 +106,8 @@ export class App {
       allowBatchedHttpRequests: false,
       stopOnTerminationSignals: false,
       includeStacktraceInErrorResponses: !config.production,
+      // No "did you mean" field names in production (the formatter does the same for variable errors).
+      hideSchemaDetailsFromClientErrors: config.production,
       validationRules: options.validationRules,
       formatError: createErrorFormatter({
         production: config.production,
@@ -119,6 +121,7 @@ export class App {
       },
       plugins: [
         requestTracePlugin(),
+        inputErrorsPlugin<AppContext>(),
         ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
         ApolloServerPluginCacheControlDisabled(),
         ApolloServerPluginUsageReportingDisabled(),
