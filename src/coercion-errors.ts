@@ -184,6 +184,8 @@ export function coercionViolation(message: string, variables: Record<string, unk
   const row = typeof path[0] === 'number' ? path[0] : undefined;
   const fieldPath = path.filter((s, i) => !(i === 0 && typeof s === 'number'));
   const field = fieldPath.length > 0 ? fieldPath.join('.') : parsed.variable;
+  // A whole batch row (null, not an object) is named inputs[1] in the message; its field stays `inputs`.
+  const subject = row !== undefined && fieldPath.length === 0 ? `${parsed.variable}[${row}]` : field;
   const fromVariables = variables !== undefined && Object.hasOwn(variables, parsed.variable);
   const value = fromVariables ? presentable(valueAt(variables[parsed.variable], path)) : rule?.namesField ? null : fromShown(parsed.shown);
   const shown = rule?.namesField ? undefined : parsed.shown;
@@ -192,7 +194,7 @@ export function coercionViolation(message: string, variables: Record<string, unk
     field,
     value,
     constraint: rule ? rule.constraint(match!) : 'isValid',
-    message: rule ? rule.message(field, match!, shown, hints) : `${field}: ${parsed.inner}`,
+    message: rule ? rule.message(subject, match!, shown, hints) : `${subject}: ${hints ? parsed.inner : withoutSuggestions(parsed.inner)}`,
   };
 }
 

@@ -109,6 +109,17 @@ describe('coercionViolation (reading graphql-js sentences)', () => {
     });
   });
 
+  it('names a whole batch row (null, not an object) by its index', () => {
+    const message = 'Variable "$inputs" got invalid value null at "inputs[1]"; Expected non-nullable type "SensorReadingInput!" not to be null.';
+    assert.deepEqual(coercionViolation(message, { inputs: [{}, null] }, true), {
+      row: 1,
+      field: 'inputs',
+      value: null,
+      constraint: 'isDefined',
+      message: 'inputs[1] must not be null (SensorReadingInput!)',
+    });
+  });
+
   it('is not fooled by "; " or a fake path inside the offending string', () => {
     const sent = 'x; Field "a" at "input.b"';
     const message = `Variable "$input" got invalid value ${JSON.stringify(sent)} at "input.torque"; Float cannot represent non numeric value: ${JSON.stringify(sent)}`;
