@@ -22,7 +22,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
-import { createErrorFormatter, ErrorCode, HttpError } from './errors';
+import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from './errors';
 import { registerConsole } from './http/console';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
 import { identify } from './http/client-identity';
@@ -144,6 +144,7 @@ export class App {
       },
       plugins: [
         tracePlugin(),
+        inputErrorsPlugin<AppContext>(),
         ApolloServerPluginCacheControlDisabled(),
         ApolloServerPluginUsageReportingDisabled(),
         ApolloServerPluginSchemaReportingDisabled(),
