@@ -18,6 +18,7 @@ import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync, closeSync
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
 import http from 'node:http';
 import {
   BATCHING_QUERY,
@@ -81,6 +82,9 @@ const API_ENV = {
   RATE_LIMIT_MAX: '100000000',
   RATE_LIMIT_ROWS_MAX: '1000000000',
   RATE_LIMIT_WINDOW: '1h',
+  // Every request to /graphql spends one; the load generator is one client.
+  REQUEST_LIMIT_MAX: '100000000',
+  REQUEST_LIMIT_WINDOW: '1h',
 };
 
 interface Proc {
@@ -511,6 +515,7 @@ async function main(): Promise<void> {
   const procs = [reference, api, apiOff];
   const results: ScenarioResult[] = [];
   let explanation: ExplanationResult | undefined;
+  let edge: EdgeResult | undefined;
   let idleRss = 0;
   let startRss = 0;
   let settleSeconds = 0;
@@ -581,6 +586,15 @@ async function main(): Promise<void> {
         (result.batchingOff ? ` | batching off ${fmt(result.batchingOff.api)} ratio ${round(result.batchingOff.ratio)}x` : ''));
     }
     if (!only || only.split(',').includes('batch-1000-explanation')) explanation = await explanationScenario(api);
+    if (!only || only.split(',').includes('edge')) {
+      // Production defaults for the budgets (600 requests a minute per client): the attack meets them.
+      const defended = await startApi('api-defaults', { REQUEST_LIMIT_MAX: '600', REQUEST_LIMIT_WINDOW: '1m' });
+      procs.push(defended);
+      edge = {
+        attack: await underAttack(defended.port, 1_048_576, QUICK ? 2 : DURATION),
+        compression: await compression(api.port, QUICK ? 2 : DURATION),
+      };
+    }
     const settleStart = Date.now();
     do {
       await sleep(1000);
@@ -592,13 +606,19 @@ async function main(): Promise<void> {
   }
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (option('--only')) return;
-  report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation);
+  report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);
+}
+
+interface EdgeResult {
+  attack: AttackResult;
+  compression: CompressionResult;
 }
 
 function report(
   results: ScenarioResult[],
   mem: { startRss: number; idleRss: number; peakRss: number; afterRss: number; settleSeconds: number; wallSeconds: number },
   explanation?: ExplanationResult,
+  edge?: EdgeResult,
 ): void {
   const by = (id: string) => results.find((r) => r.id === id)!;
   const c1 = by('predict-c1');
@@ -655,6 +675,7 @@ function report(
     floors,
     scenarios: results,
     explanation,
+    edge,
     wallSeconds: round(mem.wallSeconds, 1),
   };
   mkdirSync(RESULTS, { recursive: true });
@@ -695,6 +716,20 @@ function report(
             `${num(explanation.plain.rowsPerSecond, '')} rows/s without, ${num(explanation.explained.rowsPerSecond, '')} rows/s with, **${round(explanation.ratio)}x**; ` +
             `p50 ${num(explanation.plain.latencyMs.p50, 'ms')} vs ${num(explanation.explained.latencyMs.p50, 'ms')}; model rows per reading ${explanation.modelRowsPerReading.plain} vs ${explanation.modelRowsPerReading.explained}, ` +
             `rows per ONNX run ${explanation.meanRowsPerRun.plain} vs ${explanation.meanRowsPerRun.explained}.`,
+          '',
+        ]
+      : []),
+    ...(edge
+      ? [
+          `Under attack (API with production defaults): two clients send ${edge.attack.attackers.documentBytes.toLocaleString('en-US')}-byte documents ` +
+            `(\`health { status }\` repeated to the body limit) back to back while a third calls \`predict\` on one connection: its p50 / p99 ` +
+            `${edge.attack.victimUnloaded.p50} / ${edge.attack.victimUnloaded.p99} ms unloaded, ${edge.attack.victimAttacked.p50} / ${edge.attack.victimAttacked.p99} ms attacked ` +
+            `(p99 **${edge.attack.ratioP99}x**; floor < 5x or < 25 ms: ${edge.attack.met ? 'met' : '**not met**'}). The attackers' ${edge.attack.attackers.requests} documents were refused in ` +
+            `p50 ${edge.attack.attackers.p50} ms, p99 ${edge.attack.attackers.p99} ms (${Object.entries(edge.attack.attackers.byStatus).map(([k, v]) => `${v} x ${k}`).join(', ')}).`,
+          '',
+          `Compression, 1,000-row \`predictBatch\` answer: ${edge.compression.bytes.identity.toLocaleString('en-US')} B plain, ${edge.compression.bytes.gzip.toLocaleString('en-US')} B gzip, ` +
+            `${edge.compression.bytes.br.toLocaleString('en-US')} B br; rows/s at 8 connections ${edge.compression.rowsPerSecond.identity.toLocaleString('en-US')} plain, ` +
+            `${edge.compression.rowsPerSecond.gzip.toLocaleString('en-US')} gzip, ${edge.compression.rowsPerSecond.br.toLocaleString('en-US')} br (the client on the same cores pays for decompression too).`,
           '',
         ]
       : []),
