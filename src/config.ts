@@ -281,7 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
       window: requestWindow,
     },
-    maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 50_000, 100, 10_000_000),
+    maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 25_000, 100, 10_000_000),
     maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
     compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
   };
