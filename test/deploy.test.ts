@@ -32,6 +32,10 @@ function namesConfigReads(...envs: Array<Record<string, string>>): Set<string> {
         if (typeof key === 'string') names.add(key);
         return target[key as string];
       },
+      has(target, key) {
+        if (typeof key === 'string') names.add(key);
+        return key in target;
+      },
     });
   const emptyDir = mkdtempSync(path.join(os.tmpdir(), 'pm-deploy-'));
   try {
