@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, loadEnvFile } from './config';
 import { ModelHost } from './inference/model-host';
 import { createLogger } from './logger';
 import { createApp, loadModel } from './server';
@@ -8,6 +8,7 @@ import { createApp, loadModel } from './server';
 async function main(): Promise<void> {
   let config;
   try {
+    loadEnvFile();
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
