@@ -11,14 +11,13 @@ import {
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import fastifyCompress from '@fastify/compress';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
@@ -26,6 +25,7 @@ import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from '.
 import { registerConsole } from './http/console';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
 import { identify } from './http/client-identity';
+import { landingPagePlugin } from './http/landing-page';
 import { rateLimitHeaders } from './http/rate-limit-headers';
 import { errorPayload, errorReply, toHttpError } from './http/errors';
 import { tracePlugin, traceFromBody } from './http/trace';
@@ -150,7 +150,7 @@ export class App {
         ApolloServerPluginSchemaReportingDisabled(),
         ApolloServerPluginInlineTraceDisabled(),
         config.landingPage
-          ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+          ? landingPagePlugin<AppContext>({ consoleUrl: options.consoleDir !== undefined ? '/console/' : undefined })
           : ApolloServerPluginLandingPageDisabled(),
         ...protection.plugins,
       ],
@@ -241,6 +241,11 @@ export class App {
     });
 
     if (config.landingPage) fastify.get('/', async (_request, reply) => reply.redirect('/graphql', 302));
+    // The schema as SDL, sorted as the committed schema.graphql is: whoever may introspect may read it.
+    if (config.introspection) {
+      const sdl = printSchema(lexicographicSortSchema(this.schema));
+      fastify.get('/schema.graphql', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(sdl));
+    }
     if (this.options.consoleDir !== undefined) await registerConsole(fastify, this.options.consoleDir);
 
     const corsOrigins = new Set(config.corsOrigins);

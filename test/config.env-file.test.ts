@@ -108,8 +108,8 @@ describe('main.js and the .env file', () => {
     const { code, out } = await runMain(dir, {}, /model ready/);
     assert.equal(code, 0, out);
     // pino-pretty's shape: "[HH:MM:ss.l] INFO: listening" then indented fields, no JSON object per line.
-    assert.match(out, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening$/m, out);
-    assert.match(out, /^ {4}url: "http:\/\/127\.0\.0\.1:\d+\/graphql"$/m, out);
+    assert.match(out, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening: GraphQL at http:\/\/127\.0\.0\.1:\d+\/graphql/m, out);
+    assert.match(out, /^ {4}graphql: "http:\/\/127\.0\.0\.1:\d+\/graphql"$/m, out);
     assert.doesNotMatch(out, /^\{"level"/m);
   });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
@@ -210,6 +211,38 @@ describe('edge: production hardening', () => {
       assert.match(r.body.errors![0].message, /MAX_QUERY_TOKENS/);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('edge: landing page and schema', () => {
+  it('links the console, the schema and a curl line from the Sandbox page for when the Sandbox cannot load', async () => {
+    const s = await startServer({ RATE_LIMIT_ENABLED: 'false', SERVE_CONSOLE: 'true' });
+    try {
+      const page = await fetch(s.url, { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      assert.match(html, /Apollo Sandbox cannot be loaded/);
+      assert.match(html, /<a href="\/console\/">operator console<\/a>/);
+      assert.match(html, /<a href="\/schema.graphql">/);
+      assert.match(html, /curl -s -X POST/);
+      const sdl = await fetch(`${s.origin}/schema.graphql`);
+      assert.equal(sdl.status, 200);
+      assert.match(sdl.headers.get('content-type') ?? '', /^text\/plain/);
+      const text = await sdl.text();
+      assert.match(text, /type Prediction \{/);
+      assert.ok(readFileSync('schema.graphql', 'utf8').includes(text.trim().slice(0, 2000)), 'the committed schema.graphql holds the same SDL');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('serves no schema where introspection is off (production)', async () => {
+    const s = await startServer({ NODE_ENV: 'production', RATE_LIMIT_ENABLED: 'false' });
+    try {
+      assert.equal((await fetch(`${s.origin}/schema.graphql`)).status, 404);
+    } finally {
+      await s.close();
     }
   });
 });
