@@ -96,12 +96,12 @@ def forest_attributes(forest, n_classes):
             if leaf:
                 value = t.value[node][0]
                 proba = value / value.sum()
-                for cls in range(n_classes):
-                    if proba[cls] > 0:  # zero weights are implicit; keeps the file small
+                for j, cls in enumerate(forest.classes_):  # value columns follow classes_
+                    if proba[j] > 0:  # zero weights are implicit; keeps the file small
                         a["class_treeids"].append(tree_id)
                         a["class_nodeids"].append(node)
-                        a["class_ids"].append(cls)
-                        a["class_weights"].append(float(proba[cls] / n_trees))
+                        a["class_ids"].append(int(cls))
+                        a["class_weights"].append(float(proba[j] / n_trees))
     return a
 
 

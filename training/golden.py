@@ -53,9 +53,10 @@ def split_boundary_cases(model, readings, n=8):
     """
     F, cases = features(readings), []
     for tree_id, est in model.trees():
-        if est.n_features_in_ != F.shape[1]:
+        if est.n_features_in_ == 1:
             continue  # the tool-wear tree reads one column; its splits are covered by the wear cases
-        t, paths = est.tree_, est.decision_path(F).tocsc()
+        cols = est.n_features_in_  # leading feature columns the tree reads
+        t, paths = est.tree_, est.decision_path(F[:, :cols]).tocsc()
         for node in range(t.node_count):
             f, thr = int(t.feature[node]), float(t.threshold[node])
             if t.children_left[node] == -1 or f > 4 or float(np.float32(thr)) <= thr:
@@ -67,7 +68,7 @@ def split_boundary_cases(model, readings, n=8):
             on = np.nextafter(np.float32(thr), np.float32(-np.inf))
             pair = np.repeat(readings[rows[:1]], 2, axis=0)
             pair[:, f] = [on, np.nextafter(on, np.float32(np.inf))]
-            if np.array_equal(*t.value[est.apply(features(pair))]):
+            if np.array_equal(*t.value[est.apply(features(pair)[:, :cols])]):
                 continue
             cases += [(f"tree {tree_id} node {node} feature {f} {tag} float32 threshold", row.tolist())
                       for tag, row in zip(("on", "one ulp above"), pair)]

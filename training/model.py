@@ -14,6 +14,7 @@ from .data import CLASS_INDEX, CLASSES, RULE_CLASSES
 
 N_CLASSES = len(CLASSES)
 WEAR_FEATURE = 4  # tool wear [min] in the feature matrix
+V1_FEATURES = 9  # the v1 model's features: all but the overstrain margin (the last column)
 TWF, RNF = CLASS_INDEX["TOOL_WEAR_FAILURE"], CLASS_INDEX["RANDOM_FAILURES"]
 
 
@@ -26,18 +27,25 @@ class Targets:
 
 
 class SklearnSixClass:
-    """A scikit-learn classifier fitted on the six-class single label directly."""
+    """A scikit-learn classifier fitted on the six-class single label directly.
 
-    def __init__(self, estimator):
-        self.estimator = estimator
+    n_features < all reads only the first n feature columns (the v1 model had no overstrain margin);
+    its tree feature ids then still index the full feature matrix.
+    """
+
+    def __init__(self, estimator, n_features=None):
+        self.estimator, self.n_features = estimator, n_features
+
+    def _cols(self, X):
+        return X if self.n_features is None else X[:, :self.n_features]
 
     def fit(self, X, t):
-        self.estimator.fit(X, t.labels)
+        self.estimator.fit(self._cols(X), t.labels)
         return self
 
     def predict_proba(self, X):
         p = np.zeros((len(X), N_CLASSES))
-        p[:, self.estimator.classes_] = self.estimator.predict_proba(X)
+        p[:, self.estimator.classes_] = self.estimator.predict_proba(self._cols(X))
         return p
 
     def trees(self):
@@ -91,7 +99,7 @@ def node_visits_per_row(model, X):
     """Mean number of tree nodes a row passes through (root to leaf, all trees): the cost proxy."""
     total = 0
     for _, tree in model.trees():
-        cols = X[:, [WEAR_FEATURE]] if tree is getattr(model, "wear", None) else X
+        cols = X[:, [WEAR_FEATURE]] if tree is getattr(model, "wear", None) else X[:, :tree.n_features_in_]
         total += tree.decision_path(cols).sum()
     return float(total) / len(X)
 
@@ -100,13 +108,18 @@ def candidates(cfg):
     """Families and sizes compared on the protocol; --quick shrinks them."""
     q = cfg["size_scale"]
 
-    def forest(n, **kw):
-        return lambda s: SklearnSixClass(RandomForestClassifier(max(1, int(n * q)), random_state=s, n_jobs=2, **kw))
+    def forest(n, n_features=None, **kw):
+        return lambda s: SklearnSixClass(RandomForestClassifier(max(1, int(n * q)), random_state=s, n_jobs=2, **kw),
+                                         n_features)
 
     def boost(rounds, lr=0.1):
         return lambda s: RuleBoost(max(1, int(rounds * q)), learning_rate=lr, seed=s)
 
     return {
+        # The v1 model's recipe exactly (its seed-0 fit is the v1 shipped model): no overstrain margin.
+        "v1: RandomForest(200, max_features=5, balanced_subsample) without the overstrain margin": dict(
+            exportable=True, make=forest(200, n_features=V1_FEATURES, max_features=5,
+                                         class_weight="balanced_subsample")),
         "RandomForest(200, max_features=5, balanced_subsample)": dict(
             exportable=True, make=forest(200, max_features=5, class_weight="balanced_subsample")),
         "RandomForest(50, max_features=5, balanced_subsample)": dict(
