@@ -106,6 +106,11 @@ describe('typed client (client/generated) against the real server', () => {
     );
     assert.ok(info.anomalyThreshold > 0);
     assert.ok(info.batching.maxBatchRows >= 1);
+    // The near-boundary F1 is typed number | null: set for the four classes the set holds.
+    const nearBoundary: Array<number | null | undefined> = info.failureTypes.map((f) => f.nearBoundaryF1);
+    assert.ok(nearBoundary.slice(0, 4).every((v) => typeof v === 'number' && v > 0 && v <= 1));
+    assert.deepEqual(nearBoundary.slice(4), [null, null]);
+    assert.ok(info.metrics.nearBoundaryProtocol);
   });
 
   it('predict: a typed prediction', async () => {

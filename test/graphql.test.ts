@@ -183,7 +183,8 @@ describe('GraphQL schema in-process', () => {
 
   it('modelInfo reports the manifest, device and batching statistics', async () => {
     const { data, errors } = await run(`{ modelInfo { name version inputs { field unit trainingMin trainingMax }
-      failureTypes { failureType label } anomalyThreshold device availableProviders
+      failureTypes { failureType label f1 { mean std } nearBoundaryF1 } metrics { protocol nearBoundaryProtocol macroF1 { mean } }
+      anomalyThreshold device availableProviders
       batching { maxBatchSize maxBatchRows runs rows meanRowsPerRun } } }`);
     assert.equal(errors, undefined);
     const info = data.modelInfo;
@@ -192,6 +193,17 @@ describe('GraphQL schema in-process', () => {
     assert.deepEqual(info.inputs.map((i: any) => i.unit).slice(0, 5), ['K', 'K', 'rpm', 'Nm', 'min']);
     assert.ok(info.inputs[0].trainingMin < info.inputs[0].trainingMax);
     assert.deepEqual(info.failureTypes.map((f: any) => f.failureType), Object.values(FailureType));
+    // The metrics are model.json's, class by class, including the near-boundary ones.
+    const m = service.manifest.metrics;
+    assert.ok(m.nearBoundary, 'the shipped model.json records near-boundary metrics');
+    for (const f of info.failureTypes) {
+      assert.deepEqual(f.f1, m.perClassF1?.[f.failureType as FailureType] ?? null, `${f.failureType} f1`);
+      assert.equal(f.nearBoundaryF1, m.nearBoundary.perClassF1[f.failureType as FailureType] ?? null, `${f.failureType} nearBoundaryF1`);
+    }
+    assert.equal(typeof info.failureTypes[2].nearBoundaryF1, 'number');
+    assert.equal(info.failureTypes[4].nearBoundaryF1, null, 'the near-boundary set holds no tool-wear labels');
+    assert.equal(info.metrics.nearBoundaryProtocol, m.nearBoundary.protocol);
+    assert.equal(info.metrics.macroF1.mean, m.macroF1?.mean);
     assert.equal(info.device, 'cpu');
     assert.ok(info.availableProviders.includes('cpu'));
     assert.equal(info.batching.maxBatchRows, 50);

@@ -86,3 +86,25 @@ test('graph names, shapes and golden parity (one batch and row by row)', async (
     checkCase(c, single.probabilities, 0, single.error[0]);
   }
 });
+
+test('model.json references: the median of each reading per product type over the whole dataset', () => {
+  const lines = fs.readFileSync(path.resolve(process.cwd(), 'data/ai4i2020.csv'), 'utf8').trim().split('\n');
+  const header = lines[0].split(',');
+  const fields: Array<[string, string]> = [['airTemperature', 'Air temperature [K]'],
+    ['processTemperature', 'Process temperature [K]'], ['rotationalSpeed', 'Rotational speed [rpm]'],
+    ['torque', 'Torque [Nm]'], ['toolWear', 'Tool wear [min]']];
+  const rows = lines.slice(1).map((l) => l.split(','));
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  assert.deepEqual(Object.keys(meta.references).sort(), ['H', 'L', 'M']);
+  for (const type of ['L', 'M', 'H']) {
+    const ofType = rows.filter((f) => f[header.indexOf('Type')] === type);
+    assert.deepEqual(Object.keys(meta.references[type]), fields.map(([field]) => field));
+    for (const [field, column] of fields) {
+      const expected = median(ofType.map((f) => Number(f[header.indexOf(column)])));
+      assert.ok(Math.abs(meta.references[type][field] - expected) < 1e-9, `${type} ${field}: ${meta.references[type][field]} vs ${expected}`);
+    }
+  }
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI check for the model pipeline: retrain end to end with --quick into a temp dir, then run the
-# Node ONNX parity and anomaly tests against those fresh artifacts.
+# Node ONNX parity, anomaly and near-boundary tests against those fresh artifacts. The pipeline also
+# rewrites data/near-boundary.csv, which depends on the dataset alone: git must see it unchanged.
 # Assumes the Node tests are already compiled to dist/ (npm run build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,5 +9,7 @@ cd "$(dirname "$0")/.."
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-/usr/bin/python3 training/train.py --quick --out "$TMP"
-MODEL_DIR="$TMP" node --test dist/test/model.parity.test.js dist/test/model.anomaly.test.js
+/usr/bin/python3 -m training.train --quick --out "$TMP"
+git diff --exit-code -- data/near-boundary.csv
+MODEL_DIR="$TMP" node --test dist/test/model.parity.test.js dist/test/model.anomaly.test.js \
+  dist/test/model.boundary.test.js

@@ -31,6 +31,8 @@ export interface ModelManifest {
     binaryF1?: { mean: number; std: number };
     macroF1?: { mean: number; std: number };
     accuracy?: { mean: number; std: number };
+    /** F1 of the shipped model on the near-boundary evaluation set (models/README.md). */
+    nearBoundary?: { protocol: string; perClassF1: Partial<Record<FailureTypeName, number>> };
     [key: string]: unknown;
   };
 }

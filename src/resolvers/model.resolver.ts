@@ -27,6 +27,7 @@ export class ModelResolver {
     const { manifest } = service;
     const stats = service.stats();
     const perClass = manifest.metrics.perClassF1 ?? {};
+    const nearBoundary = manifest.metrics.nearBoundary;
     return {
       name: manifest.name,
       version: manifest.version,
@@ -44,11 +45,13 @@ export class ModelResolver {
         failureType: l.enum,
         label: l.label,
         f1: perClass[l.enum] ?? null,
+        nearBoundaryF1: nearBoundary?.perClassF1[l.enum] ?? null,
       })),
       anomalyThreshold: manifest.anomaly.threshold,
       anomalyThresholdMethod: manifest.anomaly.method,
       metrics: {
         protocol: manifest.metrics.protocol ?? 'not recorded',
+        nearBoundaryProtocol: nearBoundary?.protocol ?? null,
         binaryF1: manifest.metrics.binaryF1 ?? null,
         macroF1: manifest.metrics.macroF1 ?? null,
         accuracy: manifest.metrics.accuracy ?? null,

@@ -1,0 +1,1 @@
+"""AI4I 2020 training pipeline: run as a package, `python3 -m training.train` (see models/README.md)."""
