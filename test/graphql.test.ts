@@ -197,7 +197,7 @@ describe('GraphQL schema in-process', () => {
     const m = service.manifest.metrics;
     assert.ok(m.nearBoundary, 'the shipped model.json records near-boundary metrics');
     for (const f of info.failureTypes) {
-      assert.deepEqual(f.f1, m.perClassF1?.[f.failureType as FailureType] ?? null, `${f.failureType} f1`);
+      assert.deepEqual(f.f1 === null ? null : { ...f.f1 }, m.perClassF1?.[f.failureType as FailureType] ?? null, `${f.failureType} f1`);
       assert.equal(f.nearBoundaryF1, m.nearBoundary.perClassF1[f.failureType as FailureType] ?? null, `${f.failureType} nearBoundaryF1`);
     }
     assert.equal(typeof info.failureTypes[2].nearBoundaryF1, 'number');
