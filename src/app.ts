@@ -25,6 +25,8 @@ import { requestTracePlugin } from './http/request-log.plugin';
 import { sendError, sendJson } from './http/respond';
 import { applyHeaders, recordHeaders, type HeaderSet, type Middleware } from './http/static-headers';
 import type { ModelHost } from './inference/model-host';
+import type { Metrics } from './observability/metrics';
+import { metricsPlugin } from './observability/metrics.plugin';
 import { buildAppSchema, type SchemaOptions } from './schema';
 import { jitGateway } from './schema/executor';
 
@@ -42,6 +44,8 @@ export interface AppOptions {
    * with its status and code.
    */
   beforeGraphQL?: (identity: ClientIdentity, req: IncomingMessage) => void | Promise<void>;
+  /** Prometheus metrics: recorded by a plugin, served at GET /metrics unless METRICS_PORT names another port. */
+  metrics?: Metrics;
   /** Extra HTTP routes tried before the 404 (the operator console...). Return true when handled. */
   routes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean | Promise<boolean>;
 }
@@ -128,6 +132,7 @@ export class App {
           ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
           : ApolloServerPluginLandingPageDisabled(),
         ...(options.plugins ?? []),
+        ...(options.metrics ? [metricsPlugin(options.metrics, schema)] : []),
       ],
     });
     await apollo.start();
@@ -145,6 +150,10 @@ export class App {
       corsAllowAll: allowAll,
     };
     return new App(options, schema, httpServer, apollo, headers);
+  }
+
+  get metrics(): Metrics | undefined {
+    return this.options.metrics;
   }
 
   /** Starts listening; resolves with the bound port (use PORT=0 in tests). */
@@ -211,6 +220,12 @@ export class App {
       const ready = models.state.status === 'ready' && !models.draining;
       return sendJson(res, ready ? 200 : 503, { status: models.draining ? 'closing' : models.state.status });
     }
+    if (pathname === '/metrics' && req.method === 'GET' && this.options.metrics && config.metrics.port === undefined) {
+      // No API key and no budget: scrapers are not clients.
+      const { contentType, body } = await this.options.metrics.metricsText();
+      res.setHeader('content-type', contentType);
+      return void res.end(body);
+    }
     if (pathname !== '/graphql') {
       applyHeaders(res, this.headers.api);
       if (this.options.routes && (await this.options.routes(req, res, pathname))) return;
@@ -237,7 +252,7 @@ export class App {
     if (models.draining) res.setHeader('connection', 'close');
 
     const identity = identify(req, config.trustProxy);
-    const { clientId } = identity;
+    const { clientId, apiKeyHash } = identity;
     if (this.options.beforeGraphQL) await this.options.beforeGraphQL(identity, req);
 
     let body: unknown;
@@ -251,6 +266,12 @@ export class App {
       }
     }
 
+    // Fires when the client goes away before the response is written: its queued rows are dropped.
+    const abandoned = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abandoned.abort();
+    });
+
     const headers = new HeaderMap();
     for (const key in req.headers) {
       const value = req.headers[key];
@@ -258,7 +279,9 @@ export class App {
     }
     const response = await this.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: q === -1 ? '' : url.slice(q), body },
-      context: async () => ({ config, models, log: this.options.logger, requestId, clientId, trace }),
+      context: async () => ({
+        config, models, log: this.options.logger, requestId, clientId, apiKeyHash, signal: abandoned.signal, trace,
+      }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

@@ -10,6 +10,10 @@ export interface AppContext {
   requestId: string;
   /** Who the rate limiter counts against: `key:<hash prefix>` or `ip:<address>`. */
   clientId: string;
+  /** SHA-256 of the request's API key, if it sent one (admin operations check it). */
+  apiKeyHash?: string;
+  /** Aborts when the client disconnects before its response: its rows leave the inference queue. */
+  signal?: AbortSignal;
   /** Filled in while the request runs; written to the access log when the response ends. */
   trace: RequestTrace;
 }

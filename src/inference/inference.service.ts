@@ -4,7 +4,8 @@ import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
 import type { Prediction } from '../schema/prediction.type';
-import { RowBatcher, type BatcherStats } from './batcher';
+import { RowBatcher, type BatcherHooks, type BatcherStats } from './batcher';
+import { checkGolden } from './model-check';
 import { loadModelArtifacts, ModelLoadError, type ModelManifest } from './model-manifest';
 import type { FailureType } from '../schema/failure-type.enum';
 import { decodePredictions, INPUT_WIDTH, packReadings, type DecodeOptions, type ModelOutputs, type Reading } from './model-io';
@@ -18,6 +19,10 @@ export interface InferenceServiceOptions {
   maxBatchSize?: number;
   maxBatchWaitMs?: number;
   maxQueueRows?: number;
+  /** Longest a row may wait for a run (ms) before its call gets SERVER_BUSY. Default 1,000. */
+  maxQueueWaitMs?: number;
+  /** Queue and run observers (metrics); see BatcherHooks. */
+  hooks?: BatcherHooks;
   /** Told about each failed run (the caller only sees INFERENCE_FAILED). */
   onRunError?: (err: unknown) => void;
 }
@@ -51,6 +56,8 @@ export class InferenceService {
       maxBatchSize: options.maxBatchSize,
       maxWaitMs: options.maxBatchWaitMs,
       maxQueueRows: options.maxQueueRows,
+      maxQueueWaitMs: options.maxQueueWaitMs,
+      hooks: options.hooks,
     });
   }
 
@@ -76,12 +83,19 @@ export class InferenceService {
     return ort.listSupportedBackends().map((b) => b.name);
   }
 
-  predict(reading: Reading): Promise<Prediction> {
-    return this.batcher.load(reading);
+  /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
+  predict(reading: Reading, signal?: AbortSignal): Promise<Prediction> {
+    return this.batcher.load(reading, signal);
   }
 
-  predictMany(readings: readonly Reading[]): Promise<Prediction[]> {
-    return this.batcher.loadAll(readings);
+  /** Scores every reading in one model version, or fails whole. */
+  predictMany(readings: readonly Reading[], signal?: AbortSignal): Promise<Prediction[]> {
+    return this.batcher.loadAll(readings, signal);
+  }
+
+  /** Compares this session's outputs with golden.json in the model directory (a reload's acceptance test). */
+  checkGolden(): Promise<void> {
+    return checkGolden(this, path.join(this.options.modelDir, 'golden.json'));
   }
 
   stats(): BatcherStats {
@@ -98,6 +112,12 @@ export class InferenceService {
       throw new Error(`model returned ${probabilities.length} probabilities and ${reconstructionError.length} errors for ${count} rows`);
     }
     return { probabilities, reconstructionError };
+  }
+
+  /** Lets every queued and running row finish on this session, then releases it (a replaced model). */
+  async retire(): Promise<void> {
+    await this.batcher.idle();
+    await this.close();
   }
 
   async close(): Promise<void> {

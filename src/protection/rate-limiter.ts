@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Logger } from 'pino';
 import type { MiddlewareFn } from 'type-graphql';
 import type { Config } from '../config';
 import type { AppContext } from '../context';
 import { rateLimitUnavailable, rateLimited } from '../errors';
+import { ClusterRateLimitStore } from './cluster-store';
 import { RedisRateLimitStore } from './redis-store';
 import { MemoryRateLimitStore, type Cost, type Limits, type RateLimitStore, type Usage } from './store';
 
@@ -46,11 +48,14 @@ export class RateLimiter {
   ) {
     const rl = config.rateLimit;
     this.limits = { maxOps: rl.max, maxRows: rl.rowsMax, windowMs: rl.windowMs };
+    // A cluster worker without Redis asks the primary, which holds the host's one in-memory store.
     this.store =
       store ??
       (rl.redisUrl
         ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger)
-        : new MemoryRateLimitStore(rl.memoryMaxKeys));
+        : cluster.isWorker
+          ? new ClusterRateLimitStore()
+          : new MemoryRateLimitStore(rl.memoryMaxKeys));
   }
 
   get windowSeconds(): number {
