@@ -42,10 +42,16 @@ export class IpcClient {
     if (!process.send || !process.connected) return Promise.reject(new Error('not connected to a cluster primary'));
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`the cluster primary did not answer within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+      // The timer may fire late, after a blocked event loop, with the answer already waiting unread in
+      // the pipe: timers run before I/O in a loop turn, so give the poll phase one turn to deliver it.
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!this.pending.delete(id)) return;
+            reject(new Error(`the cluster primary did not answer within ${this.timeoutMs} ms`));
+          }),
+        this.timeoutMs,
+      );
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       process.send!({ ...payload, pm: this.channel, id } satisfies IpcRequest, undefined, undefined, (err: Error | null) => {
         if (!err) return;

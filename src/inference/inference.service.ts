@@ -37,7 +37,7 @@ export type LiveDevice = 'cpu' | 'cuda';
 export class InferenceService {
   private readonly batcher: RowBatcher<Reading, Prediction>;
   private readonly decode: DecodeOptions<FailureType>;
-  private closed = false;
+  private released = false;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -120,9 +120,14 @@ export class InferenceService {
     await this.close();
   }
 
+  /** True once the ONNX session is released. */
+  get closed(): boolean {
+    return this.released;
+  }
+
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.released) return;
+    this.released = true;
     await this.session.release();
   }
 

@@ -14,7 +14,7 @@ export class ClusterRateLimitStore implements RateLimitStore {
   readonly kind = 'cluster' as const;
   private readonly ipc: IpcClient;
 
-  constructor(timeoutMs = 1_000) {
+  constructor(timeoutMs = 2_000) {
     this.ipc = new IpcClient(RATE_LIMIT_CHANNEL, timeoutMs);
   }
 
