@@ -1,116 +1,145 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import net from 'node:net';
+import { ApolloServer } from '@apollo/server';
 import {
-  ApolloServerPluginLandingPageDisabled,
-  ApolloServerPluginUsageReportingDisabled,
-  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import cors from 'cors';
-import type { GraphQLSchema, ValidationRule } from 'graphql';
-import helmet from 'helmet';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import fastifyCompress from '@fastify/compress';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyUnderPressure from '@fastify/under-pressure';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
-import { createErrorFormatter, ErrorCode } from './errors';
-import { HttpError, parseJson, readBody } from './http/body';
-import { identify, type ClientIdentity } from './http/client-identity';
-import { requestTracePlugin } from './http/request-log.plugin';
-import { sendError, sendJson } from './http/respond';
-import { applyHeaders, recordHeaders, type HeaderSet, type Middleware } from './http/static-headers';
+import { createErrorFormatter, ErrorCode, HttpError } from './errors';
+import { registerConsole } from './http/console';
+import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
+import { identify } from './http/client-identity';
+import { rateLimitHeaders } from './http/rate-limit-headers';
+import { errorPayload, errorReply, toHttpError } from './http/errors';
+import { tracePlugin, traceFromBody } from './http/trace';
 import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
 import { metricsPlugin } from './observability/metrics.plugin';
-import { buildAppSchema, type SchemaOptions } from './schema';
+import type { Protection } from './protection';
+import type { BudgetState } from './protection/rate-limiter';
 import { jitGateway } from './schema/executor';
 
 export interface AppOptions {
   config: Config;
   models: ModelHost;
   logger: Logger;
-  /** Extra resolvers and middlewares (rate limits, ...). */
-  extraResolvers?: SchemaOptions['extraResolvers'];
-  globalMiddlewares?: SchemaOptions['globalMiddlewares'];
-  plugins?: ApolloServerPlugin<AppContext>[];
-  validationRules?: ValidationRule[];
-  /**
-   * Runs before GraphQL for every /graphql request (authentication...). Throwing an HttpError answers
-   * with its status and code.
-   */
-  beforeGraphQL?: (identity: ClientIdentity, req: IncomingMessage) => void | Promise<void>;
+  schema: GraphQLSchema;
+  protection: Protection;
+  /** Where the built operator console is; undefined: not served. */
+  consoleDir?: string;
   /** Prometheus metrics: recorded by a plugin, served at GET /metrics unless METRICS_PORT names another port. */
   metrics?: Metrics;
-  /** Extra HTTP routes tried before the 404 (the operator console...). Return true when handled. */
-  routes?: (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean | Promise<boolean>;
+}
+
+/** Per-request state the edge keeps beside Fastify's request (identity, budgets, trace). */
+interface EdgeState {
+  clientId: string;
+  apiKeyHash: string | undefined;
+  budgets: BudgetState[];
+  trace: RequestTrace;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    edge: EdgeState | null;
+  }
 }
 
 // Apollo's landing page loads the Sandbox from Apollo's CDN; only that page gets a CSP that allows it.
-const LANDING_PAGE_CSP = {
-  directives: {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'", "'unsafe-inline'", 'https://embeddable-sandbox.cdn.apollographql.com'],
-    styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
-    fontSrc: ["'self'", 'https://fonts.gstatic.com'],
-    imgSrc: ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
-    frameSrc: ["'self'", 'https://sandbox.embed.apollographql.com'],
-    manifestSrc: ["'self'", 'https://apollo-server-landing-page.cdn.apollographql.com'],
-    upgradeInsecureRequests: null,
+const LANDING_PAGE_HELMET = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'", "'unsafe-inline'", 'https://embeddable-sandbox.cdn.apollographql.com'],
+      styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+      fontSrc: ["'self'", 'https://fonts.gstatic.com'],
+      imgSrc: ["'self'", 'data:', 'https://apollo-server-landing-page.cdn.apollographql.com'],
+      frameSrc: ["'self'", 'https://sandbox.embed.apollographql.com'],
+      manifestSrc: ["'self'", 'https://apollo-server-landing-page.cdn.apollographql.com'],
+      upgradeInsecureRequests: null,
+    },
   },
+  crossOriginEmbedderPolicy: false,
 };
 
 // Helmet's defaults, less upgrade-insecure-requests: this server speaks plain HTTP (TLS ends at a proxy
 // when there is one), and that directive would send the console's own scripts to an https:// that isn't there.
 const API_CSP = { directives: { upgradeInsecureRequests: null } };
 
+/** How long a client is told to wait when the drain is over or the event loop is overloaded. */
+const RETRY_AFTER_SECONDS = 1;
+
+type Phase = 'serving' | 'draining' | 'closing';
+
 /**
- * The HTTP server: health probes, GraphQL at /graphql through Apollo Server, security headers, CORS,
- * body limits, access logs and graceful shutdown. Built on node:http directly: no framework sits
- * between the socket and Apollo.
+ * The HTTP edge: Fastify with its maintained plugins (helmet, cors, compress, under-pressure, static),
+ * health probes, GraphQL at /graphql through Apollo's Fastify integration, and a graceful drain.
+ *
+ * Protection runs at the request's lifecycle points: identity, API key and the request budget in
+ * `onRequest` (before any body byte is read); Content-Encoding decoding with the body limit on the
+ * decoded size in `preParsing`; query limits, operation and row budgets inside Apollo.
  */
 export class App {
   private stopping: Promise<void> | undefined;
+  private phase: Phase = 'serving';
+  private readonly sockets = new Set<Socket>();
 
   private constructor(
     private readonly options: AppOptions,
     readonly schema: GraphQLSchema,
-    readonly httpServer: http.Server,
+    readonly fastify: FastifyInstance,
     private readonly apollo: ApolloServer<AppContext>,
-    private readonly headers: { api: HeaderSet; landing: HeaderSet; cors: Middleware; corsAllowAll: boolean },
   ) {
-    httpServer.on('request', (req, res) => void this.handle(req, res));
+    fastify.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  get metrics(): Metrics | undefined {
+    return this.options.metrics;
+  }
+
+  /** The node:http server under Fastify (for timeouts and tests). */
+  get httpServer(): http.Server {
+    return this.fastify.server;
   }
 
   static async create(options: AppOptions): Promise<App> {
-    const { config, logger } = options;
-    const schema = await buildAppSchema({
-      maxBatchRows: config.maxBatchRows,
-      extraResolvers: options.extraResolvers,
-      globalMiddlewares: options.globalMiddlewares,
-    });
-    // The drain plugin needs the server before Apollo starts; requests are routed once the App exists.
-    const httpServer = http.createServer({
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      // Node enforces the two timeouts above from a sweep that runs every 30 s by default, so a client
-      // stalling its headers could hold a socket up to 30 s past HEADERS_TIMEOUT_MS: sweep more often.
-      connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2))),
-    });
+    const { config, logger, schema, protection } = options;
     const apollo = new ApolloServer<AppContext>({
       // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
       ...(config.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
       introspection: config.introspection,
       csrfPrevention: true,
       allowBatchedHttpRequests: false,
+      // Persisted queries are off: documents here are small (readings travel as variables), and a cache
+      // keyed by client-chosen hashes is memory any client can fill. Clients get PERSISTED_QUERY_NOT_SUPPORTED.
+      persistedQueries: false,
       stopOnTerminationSignals: false,
       includeStacktraceInErrorResponses: !config.production,
-      validationRules: options.validationRules,
+      // No "Did you mean ...?" field suggestions in production: they map the schema for anyone who asks.
+      hideSchemaDetailsFromClientErrors: config.production,
+      // The lexer stops after this many tokens, so parsing costs at most that much whatever the body holds.
+      parseOptions: { maxTokens: config.maxQueryTokens },
+      validationRules: protection.validationRules,
       formatError: createErrorFormatter({
         production: config.production,
         onInternal: (err) => logger.error({ err }, 'internal error'),
@@ -122,8 +151,7 @@ export class App {
         error: (m) => logger.error(m),
       },
       plugins: [
-        requestTracePlugin(),
-        ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
+        tracePlugin(),
         ApolloServerPluginCacheControlDisabled(),
         ApolloServerPluginUsageReportingDisabled(),
         ApolloServerPluginSchemaReportingDisabled(),
@@ -131,209 +159,278 @@ export class App {
         config.landingPage
           ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
           : ApolloServerPluginLandingPageDisabled(),
-        ...(options.plugins ?? []),
+        ...protection.plugins,
         ...(options.metrics ? [metricsPlugin(options.metrics, schema)] : []),
       ],
     });
     await apollo.start();
+
+    const fastify = Fastify({
+      loggerInstance: logger,
+      // One access-log line per request is written in onResponse, below, instead of Fastify's two.
+      logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+      genReqId: (req) => {
+        const id = req.headers['x-request-id'];
+        return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : randomUUID();
+      },
+      trustProxy: trustFunction(config.trustProxy),
+      bodyLimit: config.bodyLimitBytes,
+      // We answer requests that arrive on open connections during the drain ourselves (see stop()).
+      return503OnClosing: false,
+      forceCloseConnections: false,
+      serverFactory: (handler) =>
+        http.createServer(
+          {
+            headersTimeout: config.headersTimeoutMs,
+            requestTimeout: config.requestTimeoutMs,
+            keepAliveTimeout: config.keepAliveTimeoutMs,
+            // Node enforces the two timeouts above from a sweep that runs every 30 s by default, so a client
+            // stalling its headers could hold a socket up to 30 s past HEADERS_TIMEOUT_MS: sweep more often.
+            connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2))),
+          },
+          handler,
+        ),
+    }) as unknown as FastifyInstance;
+    const app = new App(options, schema, fastify, apollo);
+    await app.register();
+    await fastify.ready();
+    return app;
+  }
+
+  private async register(): Promise<void> {
+    const { fastify, apollo } = this;
+    const { config, models, logger, protection } = this.options;
+
+    fastify.decorateRequest('edge', null);
+    fastify.addHook('onRequest', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+    });
+    fastify.setErrorHandler((err, request, reply) => {
+      const httpError = toHttpError(err, config.bodyLimitBytes);
+      if (httpError.status >= 500) logger.error({ err, requestId: request.id }, 'unhandled request error');
+      if (request.edge) this.traceError(request.edge, httpError.code);
+      if (httpError.code === ErrorCode.RATE_LIMITED && httpError.extensions.budget === 'requests') {
+        this.options.metrics?.rateLimitRefused('requests');
+      }
+      return errorReply(reply, httpError);
+    });
+    fastify.setNotFoundHandler((request, reply) =>
+      errorReply(reply, new HttpError(404, ErrorCode.NOT_FOUND, `Not found: ${request.url.split('?')[0]}`)),
+    );
+
+    await fastify.register(fastifyHelmet, { contentSecurityPolicy: API_CSP });
+    await fastify.register(fastifyUnderPressure, {
+      maxEventLoopDelay: config.maxEventLoopDelayMs,
+      // under-pressure sends what the handler returns; returning nothing lets the request through (probes).
+      pressureHandler: ((_req: FastifyRequest, reply: FastifyReply) =>
+        errorPayload(
+          reply,
+          new HttpError(503, ErrorCode.SERVER_BUSY, 'The server is overloaded; retry shortly', { retryAfter: RETRY_AFTER_SECONDS }, {
+            'retry-after': String(RETRY_AFTER_SECONDS),
+          }),
+        )) as unknown as () => void,
+    });
+    await fastify.register(fastifyCompress, {
+      global: true,
+      threshold: config.compressionThresholdBytes,
+      encodings: ['br', 'gzip'],
+      // Brotli's default quality (11) costs ~20x gzip's CPU for a few % smaller JSON; 4 is gzip-fast and smaller.
+      brotliOptions: { params: { [require('node:zlib').constants.BROTLI_PARAM_QUALITY]: 4 } },
+      // Request bodies are decoded by our own preParsing step, which caps the decoded size (see http/body.ts).
+      globalDecompression: false,
+    });
+
+    // Probes: no budget, no key, never refused for load (a liveness probe failing under load would restart
+    // a busy pod); readiness is the one answer the model lifecycle gives.
+    const probe = { config: { pressureHandler: () => undefined } };
+    fastify.get('/healthz', probe, async () => ({ status: 'alive' }));
+    fastify.get('/readyz', probe, async (_request, reply) => {
+      reply.code(models.ready ? 200 : 503);
+      return { status: models.state.status };
+    });
+
+    const metrics = this.options.metrics;
+    if (metrics && config.metrics.port === undefined) {
+      // Like the probes: no API key, no budget, not refused for load (a scrape is how an operator sees it).
+      fastify.get('/metrics', probe, async (_request, reply) => {
+        const { contentType, body } = await metrics.metricsText();
+        reply.header('content-type', contentType);
+        return body;
+      });
+    }
+
+    if (config.landingPage) fastify.get('/', async (_request, reply) => reply.redirect('/graphql', 302));
+    if (this.options.consoleDir !== undefined) await registerConsole(fastify, this.options.consoleDir);
+
     const corsOrigins = new Set(config.corsOrigins);
     const allowAll = corsOrigins.has('*');
-    const headers = {
-      api: recordHeaders(helmet({ contentSecurityPolicy: API_CSP }) as unknown as Middleware),
-      landing: recordHeaders(helmet({ contentSecurityPolicy: LANDING_PAGE_CSP, crossOriginEmbedderPolicy: false }) as unknown as Middleware),
-      cors: cors({
+    const handler = fastifyApolloHandler<AppContext>(apollo, {
+      context: async (request, reply) => {
+        const edge = request.edge!;
+        // Fires when the client goes away before its response is written: its queued rows are dropped.
+        const abandoned = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) abandoned.abort();
+        });
+        return {
+          config,
+          models,
+          log: logger,
+          requestId: request.id,
+          clientId: edge.clientId,
+          apiKeyHash: edge.apiKeyHash,
+          limiter: protection.limiter,
+          budgets: edge.budgets,
+          trace: edge.trace,
+          signal: abandoned.signal,
+        };
+      },
+    });
+
+    await fastify.register(async (graphql) => {
+      await graphql.register(fastifyCors, {
         origin: (origin, cb) => cb(null, allowAll || (origin !== undefined && corsOrigins.has(origin))),
         methods: ['GET', 'POST', 'OPTIONS'],
         allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name'],
         maxAge: 600,
-      }) as unknown as Middleware,
-      corsAllowAll: allowAll,
-    };
-    return new App(options, schema, httpServer, apollo, headers);
+      });
+      graphql.removeAllContentTypeParsers();
+      for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser);
+
+      graphql.addHook('onRequest', async (request, reply) => {
+        if (this.phase !== 'serving') {
+          // Draining: answer, but tell keep-alive clients to reconnect (elsewhere: readiness is false).
+          reply.header('connection', 'close');
+          if (this.phase === 'closing') {
+            throw new HttpError(503, ErrorCode.SERVER_BUSY, 'The server is shutting down; retry on another connection', {
+              retryAfter: RETRY_AFTER_SECONDS,
+            }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+          }
+        }
+        const identity = identify(request.headers, request.ip);
+        request.edge = { ...identity, budgets: [], trace: { errorCodes: [], written: false } };
+        protection.guard?.(identity);
+        if (protection.limiter) request.edge.budgets.push(await protection.limiter.consumeRequest(identity.clientId));
+      });
+      graphql.addHook('preParsing', decodeRequestBody(config.bodyLimitBytes));
+      graphql.addHook('preHandler', async (request) => {
+        const body = request.body as { query?: unknown } | undefined;
+        const query = body?.query ?? (request.query as { query?: unknown } | undefined)?.query;
+        if (typeof query !== 'string') return;
+        const refused = protection.checkDocument(query);
+        if (refused) throw refused;
+      });
+      graphql.addHook('onSend', async (request, reply, payload) => {
+        const edge = request.edge;
+        if (edge === null) return payload;
+        const headers = rateLimitHeaders(edge.budgets);
+        if (headers) for (const [name, value] of headers) reply.header(name, value);
+        // Requests Apollo answered without running its pipeline (malformed requests, limits checked before
+        // validation) have no trace yet: take it from the formatted response, which is small in that case.
+        if (!edge.trace.written && typeof payload === 'string') traceFromBody(edge.trace, payload);
+        if (landing(request, config) && reply.getHeader('content-type')?.toString().startsWith('text/html')) {
+          reply.helmet(LANDING_PAGE_HELMET);
+        }
+        return payload;
+      });
+
+      // Apollo answers other methods itself (405 with Allow), as before.
+      graphql.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'], url: '/graphql', handler });
+    });
+
+    fastify.addHook('onResponse', async (request, reply) => this.logRequest(request, reply));
   }
 
-  get metrics(): Metrics | undefined {
-    return this.options.metrics;
+  private traceError(edge: EdgeState, code: string): void {
+    edge.trace.errorCodes = [code];
+    edge.trace.written = true;
   }
 
   /** Starts listening; resolves with the bound port (use PORT=0 in tests). */
   async listen(port = this.options.config.port, host = this.options.config.host): Promise<{ port: number; url: string }> {
-    await new Promise<void>((resolve, reject) => {
-      this.httpServer.once('error', reject);
-      this.httpServer.listen(port, host, () => {
-        this.httpServer.off('error', reject);
-        resolve();
-      });
-    });
-    const address = this.httpServer.address() as AddressInfo;
+    await this.fastify.listen({ port, host });
+    const address = this.fastify.server.address() as AddressInfo;
     const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
     return { port: address.port, url: `http://${shown}:${address.port}/graphql` };
   }
 
   /**
-   * Graceful stop: readiness goes false, the listener closes, in-flight requests finish (up to
-   * SHUTDOWN_TIMEOUT_MS), then the ONNX session is released. Safe to call more than once.
+   * Graceful stop, safe to call more than once:
+   * 1. draining: readiness goes false and the listener closes (no new connections), but connections
+   *    already open stay: a request sent on one is answered, with `Connection: close`, never reset
+   *    (closing idle keep-alive sockets at once races with clients that are just sending on them);
+   * 2. when every connection has closed, or SHUTDOWN_TIMEOUT_MS has passed: closing: requests still
+   *    arriving get 503 SERVER_BUSY with Retry-After, idle sockets are closed, in-flight requests get a
+   *    last second, then every socket is closed;
+   * 3. Apollo stops (the rate limiter's store closes with it) and the ONNX session is released.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.options.models.draining = true;
+      const { models, config } = this.options;
+      models.drain();
+      this.phase = 'draining';
+      const server = this.fastify.server;
+      // net.Server's close stops accepting without http.Server's closeIdleConnections() (see above).
+      if (server.listening) await new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+      await this.untilNoSockets(config.shutdownTimeoutMs);
+      this.phase = 'closing';
+      server.closeIdleConnections();
+      await this.untilNoSockets(1_000);
+      server.closeAllConnections();
+      await this.fastify.close().catch(() => undefined);
       await this.apollo.stop();
-      await this.options.models.close();
+      await models.close();
     })();
     return this.stopping;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const pathname = q === -1 ? url : url.slice(0, q);
-    const trace: RequestTrace = { errorCodes: [] };
-    const requestId = typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128
-      ? req.headers['x-request-id']
-      : randomUUID();
-    res.setHeader('x-request-id', requestId);
-    res.once('finish', () => this.logRequest(req, res, pathname, requestId, trace, started));
-    try {
-      await this.route(req, res, pathname, url, q, trace, requestId);
-    } catch (err) {
-      this.fail(res, err, requestId);
-    }
-  }
-
-  private async route(
-    req: IncomingMessage,
-    res: ServerResponse,
-    pathname: string,
-    url: string,
-    q: number,
-    trace: RequestTrace,
-    requestId: string,
-  ): Promise<void> {
-    const { models, config } = this.options;
-    if (pathname === '/healthz') {
-      applyHeaders(res, this.headers.api);
-      return sendJson(res, 200, { status: 'alive' });
-    }
-    if (pathname === '/readyz') {
-      applyHeaders(res, this.headers.api);
-      const ready = models.state.status === 'ready' && !models.draining;
-      return sendJson(res, ready ? 200 : 503, { status: models.draining ? 'closing' : models.state.status });
-    }
-    if (pathname === '/metrics' && req.method === 'GET' && this.options.metrics && config.metrics.port === undefined) {
-      // No API key and no budget: scrapers are not clients.
-      const { contentType, body } = await this.options.metrics.metricsText();
-      res.setHeader('content-type', contentType);
-      return void res.end(body);
-    }
-    if (pathname !== '/graphql') {
-      applyHeaders(res, this.headers.api);
-      if (this.options.routes && (await this.options.routes(req, res, pathname))) return;
-      if (pathname === '/' && req.method === 'GET' && config.landingPage) {
-        res.statusCode = 302;
-        res.setHeader('location', '/graphql');
-        return void res.end();
+  private untilNoSockets(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sockets.size === 0) return resolve();
+      const deadline = setTimeout(finish, timeoutMs);
+      const poll = setInterval(() => this.sockets.size === 0 && finish(), 20);
+      function finish() {
+        clearTimeout(deadline);
+        clearInterval(poll);
+        resolve();
       }
-      return sendError(res, 404, ErrorCode.NOT_FOUND, `Not found: ${pathname}`);
-    }
-
-    const landing = req.method === 'GET' && config.landingPage && (req.headers.accept ?? '').includes('text/html');
-    applyHeaders(res, landing ? this.headers.landing : this.headers.api);
-    // Without an Origin header the cors middleware sets nothing (its origin check refuses undefined),
-    // unless every origin is allowed: skip the call on the common server-to-server path.
-    if (req.headers.origin !== undefined || this.headers.corsAllowAll) await run(this.headers.cors, req, res);
-    if (req.method === 'OPTIONS') {
-      if (!res.writableEnded) {
-        res.statusCode = 204;
-        res.end();
-      }
-      return;
-    }
-    if (models.draining) res.setHeader('connection', 'close');
-
-    const identity = identify(req, config.trustProxy);
-    const { clientId, apiKeyHash } = identity;
-    if (this.options.beforeGraphQL) await this.options.beforeGraphQL(identity, req);
-
-    let body: unknown;
-    if (req.method === 'POST') {
-      const contentType = req.headers['content-type'] ?? '';
-      if (/^application\/(graphql-response\+)?json\b/i.test(contentType) || /\+json\b/i.test(contentType)) {
-        body = parseJson(await readBody(req, config.bodyLimitBytes));
-      } else {
-        req.resume();
-        throw new HttpError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'POST /graphql needs Content-Type: application/json');
-      }
-    }
-
-    // Fires when the client goes away before the response is written: its queued rows are dropped.
-    const abandoned = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abandoned.abort();
     });
-
-    const headers = new HeaderMap();
-    for (const key in req.headers) {
-      const value = req.headers[key];
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-    }
-    const response = await this.apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: q === -1 ? '' : url.slice(q), body },
-      context: async () => ({
-        config, models, log: this.options.logger, requestId, clientId, apiKeyHash, signal: abandoned.signal, trace,
-      }),
-    });
-    for (const [key, value] of response.headers) res.setHeader(key, value);
-    res.statusCode = response.status ?? 200;
-    if (response.body.kind === 'complete') {
-      res.end(response.body.string);
-      return;
-    }
-    for await (const chunk of response.body.asyncIterator) res.write(chunk);
-    res.end();
   }
 
-  /** Errors outside GraphQL execution: our HttpErrors keep their status and code, anything else is a 500. */
-  private fail(res: ServerResponse, err: unknown, requestId: string): void {
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (err instanceof HttpError) {
-      sendError(res, err.status, err.code, err.message, err.extensions);
-      return;
-    }
-    this.options.logger.error({ err, requestId }, 'unhandled request error');
-    sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
-  }
-
-  private logRequest(
-    req: IncomingMessage,
-    res: ServerResponse,
-    pathname: string,
-    requestId: string,
-    trace: RequestTrace,
-    started: bigint,
-  ): void {
+  private logRequest(request: FastifyRequest, reply: FastifyReply): void {
     const log = this.options.logger;
     if (!log.isLevelEnabled('info')) return;
-    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const trace = request.edge?.trace;
+    const codes = trace?.errorCodes ?? [];
+    const status = reply.statusCode;
     log.info(
       {
-        requestId,
-        method: req.method,
-        path: pathname,
-        status: res.statusCode,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-        operation: trace.operationName ?? trace.operationType,
-        outcome: trace.errorCodes.length > 0 ? 'error' : res.statusCode < 400 ? 'ok' : 'error',
-        ...(trace.errorCodes.length > 0 ? { errorCodes: [...new Set(trace.errorCodes)] } : {}),
+        requestId: request.id,
+        method: request.method,
+        path: request.url.split('?')[0],
+        status,
+        durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+        operation: trace?.operationName ?? trace?.operationType,
+        outcome: codes.length > 0 ? 'error' : status < 400 ? 'ok' : 'error',
+        ...(codes.length > 0 ? { errorCodes: [...new Set(codes)] } : {}),
       },
       'request',
     );
   }
 }
 
-function run(mw: Middleware, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => mw(req, res, (err) => (err ? reject(err) : resolve())));
+/**
+ * Fastify's trustProxy for TRUST_PROXY. A hop count is given as proxy-addr's (address, hop) function:
+ * Fastify 5.12 treats a plain number as "trust nothing", since a hop count cannot tell the proxy from a
+ * client that reaches the server directly. So a hop count is only safe where nothing but the proxy can
+ * reach the server (the Kubernetes NetworkPolicy in deploy/ allows only the ingress); addresses/CIDRs
+ * are safe everywhere.
+ */
+function trustFunction(trust: Config['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust;
+}
+
+function landing(request: FastifyRequest, config: Config): boolean {
+  return request.method === 'GET' && config.landingPage && (request.headers.accept ?? '').includes('text/html');
 }

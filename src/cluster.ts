@@ -20,7 +20,10 @@ const READY_CHANNEL = 'pm:ready';
  * replaces a worker that dies, forwards SIGHUP (reload the model) and drains every worker on SIGTERM.
  */
 export function runPrimary(config: Config, logger: Logger): void {
-  const store = new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys);
+  const stores = {
+    budgets: new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys),
+    requests: new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys),
+  };
   const aggregator = new AggregatorRegistry();
   const everReady = new Set<number>();
   let stopping = false;
@@ -28,7 +31,9 @@ export function runPrimary(config: Config, logger: Logger): void {
   const fork = () => cluster.fork();
   cluster.on('message', (worker: Worker, message: IpcRequest) => {
     switch (message?.pm) {
-      case RATE_LIMIT_CHANNEL: {
+      case `${RATE_LIMIT_CHANNEL}:budgets`:
+      case `${RATE_LIMIT_CHANNEL}:requests`: {
+        const store = message.family === 'requests' ? stores.requests : stores.budgets;
         // Synchronous: one message at a time, so reserve stays atomic across workers.
         const reply = (body: { result?: unknown; error?: string }) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, ...body });
         try {
@@ -83,7 +88,7 @@ export function runPrimary(config: Config, logger: Logger): void {
           }),
       ),
     );
-    await store.close();
+    await Promise.all([stores.budgets.close(), stores.requests.close()]);
     logger.info('stopped');
     logger.flush();
     process.exit(exitCode);

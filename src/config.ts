@@ -9,7 +9,7 @@ import path from 'node:path';
 
 export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
 export type NodeEnv = 'development' | 'production' | 'test';
-export type RateLimitFailMode = 'open' | 'closed';
+export type RateLimitFailMode = 'memory' | 'open' | 'closed';
 export type GraphqlExecutor = 'jit' | 'graphql-js';
 
 export interface Config {
@@ -73,8 +73,21 @@ export interface Config {
   };
   /** Worker processes behind the port (node:cluster); 1 runs no cluster. WORKERS=auto: one per core. */
   workers: number;
-  trustProxy: boolean;
+  /**
+   * Which proxies may set X-Forwarded-For (Fastify's trustProxy, proxy-addr semantics): false (none,
+   * the socket's address is the client), a hop count (1 = one proxy in front, the client is the address
+   * that proxy appended), or a list of proxy addresses/CIDRs.
+   */
+  trustProxy: false | number | string[];
   serveConsole: boolean;
+  /** Per-client budget over every /graphql request, checked before the body is read. */
+  requestLimit: { max: number; windowMs: number; window: string };
+  /** Most lexical tokens in one GraphQL document (graphql-js parse maxTokens). */
+  maxQueryTokens: number;
+  /** Event-loop delay past which requests get 503 SERVER_BUSY (@fastify/under-pressure); 0 = off. */
+  maxEventLoopDelayMs: number;
+  /** Responses at least this large are compressed when the client accepts br or gzip. */
+  compressionThresholdBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -198,6 +211,36 @@ function workers(env: Env): number {
   return raw === 'auto' ? availableParallelism() : int(env, 'WORKERS', 1, 1, 256);
 }
 
+const IPV4_OR_6 = /^[0-9a-f.:]+(\/\d{1,3})?$/i;
+
+/**
+ * TRUST_PROXY: `false` (default), a hop count, or proxy addresses/CIDRs. `true` is refused: trusting
+ * every hop means believing the leftmost X-Forwarded-For entry, which the client writes itself.
+ */
+function trustProxy(env: Env): false | number | string[] {
+  const raw = str(env, 'TRUST_PROXY', 'false').toLowerCase();
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  if (['1', 'true', 'yes', 'on'].includes(raw) && raw !== '1') {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `"${raw}" would trust every X-Forwarded-For entry, and clients write the leftmost one themselves; ` +
+        'set the number of proxies in front of the server (1 behind one ingress or nginx) or their addresses/CIDRs',
+    );
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 10) throw new ConfigError('TRUST_PROXY', `a hop count must be between 0 and 10, got ${hops}`);
+    return hops === 0 ? false : hops;
+  }
+  const entries = list(env, 'TRUST_PROXY', []);
+  for (const entry of entries) {
+    if (!IPV4_OR_6.test(entry) && !['loopback', 'linklocal', 'uniquelocal'].includes(entry)) {
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an address, a CIDR or one of loopback, linklocal, uniquelocal`);
+    }
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -213,6 +256,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const port = int(env, 'PORT', 4000, 0, 65_535);
   const metricsPort = int(env, 'METRICS_PORT', port, 0, 65_535);
+  const requestWindow = str(env, 'REQUEST_LIMIT_WINDOW', '1m');
 
   return {
     nodeEnv,
@@ -250,7 +294,7 @@ export function loadConfig(env: Env = process.env): Config {
       window,
       rowsMax: int(env, 'RATE_LIMIT_ROWS_MAX', 100_000, 1, 1_000_000_000),
       redisUrl,
-      failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'open', ['open', 'closed']),
+      failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'memory', ['memory', 'open', 'closed']),
       memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
       redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
     },
@@ -261,7 +305,15 @@ export function loadConfig(env: Env = process.env): Config {
       port: metricsPort === port ? undefined : metricsPort,
     },
     workers: workers(env),
-    trustProxy: bool(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxy(env),
     serveConsole: bool(env, 'SERVE_CONSOLE', !production),
+    requestLimit: {
+      max: int(env, 'REQUEST_LIMIT_MAX', 600, 1, 100_000_000),
+      windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
+      window: requestWindow,
+    },
+    maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 50_000, 100, 10_000_000),
+    maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
+    compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
   };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { ModelHost } from './inference/model-host';
+import type { BudgetState, RateLimiter } from './protection/rate-limiter';
 
 /** What every resolver gets, built once per HTTP request. */
 export interface AppContext {
@@ -10,16 +11,22 @@ export interface AppContext {
   requestId: string;
   /** Who the rate limiter counts against: `key:<hash prefix>` or `ip:<address>`. */
   clientId: string;
-  /** SHA-256 of the request's API key, if it sent one (admin operations check it). */
-  apiKeyHash?: string;
+  /** SHA-256 of the API key the request carried, if any (the key itself is never kept). */
+  apiKeyHash: string | undefined;
+  /** The app's rate limiter; undefined when RATE_LIMIT_ENABLED=false. */
+  limiter: RateLimiter | undefined;
+  /** Rate-limit budgets this request touched, for the RateLimit response headers (the edge reads them). */
+  budgets: BudgetState[];
   /** Aborts when the client disconnects before its response: its rows leave the inference queue. */
   signal?: AbortSignal;
-  /** Filled in while the request runs; written to the access log when the response ends. */
+  /** Written once when the response is ready; read by the access log. */
   trace: RequestTrace;
 }
 
+/** What the access log (and metrics) say about a request: written once, from the formatted response. */
 export interface RequestTrace {
   operationName?: string;
   operationType?: string;
   errorCodes: string[];
+  written: boolean;
 }

@@ -39,6 +39,24 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
+/**
+ * An error answered by the HTTP edge before GraphQL runs (body limits, content types, API keys, the
+ * request budget), in the same `{ errors: [{ message, extensions: { code } }] }` shape GraphQL errors have.
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly extensions: Record<string, unknown> = {},
+    /** Response headers the error needs (Retry-After...). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
 /** One broken rule of one field (of one row, for predictBatch). */
 export interface Violation {
   /** Index in `predictBatch(inputs:)`; absent for `predict`. */
@@ -142,8 +160,11 @@ export function createErrorFormatter(opts: { production: boolean; onInternal?: (
   };
 }
 
-/** Which rate-limit budget a call ran out of: calls (`operations`) or scored readings (`rows`). */
-export type RateLimitBudget = 'operations' | 'rows';
+/**
+ * Which rate-limit budget a call ran out of: HTTP requests to /graphql (`requests`, every request,
+ * checked before the body is read), counted calls (`operations`) or scored readings (`rows`).
+ */
+export type RateLimitBudget = 'requests' | 'operations' | 'rows';
 
 /**
  * RATE_LIMITED: the caller spent its budget for the current window. `extensions.http` makes Apollo answer
@@ -157,7 +178,7 @@ export function rateLimited(info: {
   retryAfter: number;
   resetAt: string;
 }): GraphQLError {
-  const what = info.budget === 'rows' ? 'readings' : 'operations';
+  const what = info.budget === 'rows' ? 'readings' : info.budget === 'requests' ? 'requests' : 'operations';
   return new GraphQLError(
     `Rate limit exceeded: ${info.limit} ${what} per ${info.window}; retry after ${info.retryAfter} s`,
     {

@@ -1,28 +1,43 @@
+import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { App } from './app';
 import type { Config } from './config';
-import { consoleRoutes } from './console/static';
+import { defaultConsoleDir } from './http/console';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
 import { createProtection } from './protection';
+import { ModelResolver } from './resolvers/model.resolver';
+import { PredictionResolver } from './resolvers/prediction.resolver';
+import { RateLimitResolver } from './resolvers/rate-limit.resolver';
+import { buildAppSchema, type SchemaOptions } from './schema';
+
+/** Every resolver the API serves. */
+export const RESOLVERS = [PredictionResolver, ModelResolver, RateLimitResolver] as const;
+
+/** The API's schema. Building it needs no running app (codegen's emit script calls this alone). */
+export function buildSchema(config: Pick<Config, 'maxBatchRows'>, globalMiddlewares?: SchemaOptions['globalMiddlewares']): Promise<GraphQLSchema> {
+  return buildAppSchema({ resolvers: RESOLVERS, maxBatchRows: config.maxBatchRows, globalMiddlewares });
+}
 
 /**
  * The composition root: every feature (protection, console, ...) is wired into the App here, so that
  * main.ts and the tests start exactly the same server.
  */
 export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
+  const protection = createProtection(config, logger);
+  const schema = await buildSchema(config, protection.globalMiddlewares);
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
   return App.create({
     config,
     models,
     logger,
+    schema,
+    protection,
     metrics,
-    // Protection: rate limits + rateLimit query, optional API keys, query limits (src/protection).
-    ...createProtection(config, logger),
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
-    routes: config.serveConsole ? consoleRoutes() : undefined,
+    consoleDir: config.serveConsole ? defaultConsoleDir() : undefined,
   });
 }
 

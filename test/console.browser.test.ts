@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { defaultConsoleDir } from '../src/console/static';
+import { defaultConsoleDir } from '../src/http/console';
 import { startServer, type TestServer } from './helpers/server';
 
 const CHROMIUM = '/usr/bin/chromium';

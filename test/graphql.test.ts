@@ -26,7 +26,10 @@ describe('GraphQL schema in-process', () => {
       log: logs.logger,
       requestId: 'test',
       clientId: 'ip:in-process',
-      trace: { errorCodes: [] },
+      apiKeyHash: undefined,
+      limiter: undefined,
+      budgets: [],
+      trace: { errorCodes: [], written: false },
     };
     return graphql({ schema: app.schema, source, variableValues, contextValue }) as Promise<ExecutionResult<any>>;
   };

@@ -113,15 +113,29 @@ describe('rate limit: concurrent batches and TRUST_PROXY', () => {
     }
   });
 
-  it('with TRUST_PROXY each forwarded address is its own client', async () => {
-    const s = await startServer({ RATE_LIMIT_MAX: '1', TRUST_PROXY: 'true' });
+  it('with TRUST_PROXY=1 the client is the address the one proxy appended; a forged leftmost entry buys nothing', async () => {
+    const s = await startServer({ RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' });
     try {
       const a = await s.gql(PREDICT, { i: NORMAL_READING }, { 'x-forwarded-for': '203.0.113.1' });
-      const a2 = await s.gql(PREDICT, { i: NORMAL_READING }, { 'x-forwarded-for': '203.0.113.1, 10.0.0.1' });
+      // What a client behind an appending proxy controls is everything left of the proxy's own entry.
+      const forged = await s.gql(PREDICT, { i: NORMAL_READING }, { 'x-forwarded-for': '10.9.9.7, 203.0.113.1' });
       const b = await s.gql(PREDICT, { i: NORMAL_READING }, { 'x-forwarded-for': '203.0.113.2' });
       assert.ok(a.body.data.predict);
-      assert.equal(a2.body.errors?.[0]?.extensions?.code, 'RATE_LIMITED');
-      assert.ok(b.body.data.predict);
+      assert.equal(forged.body.errors?.[0]?.extensions?.code, 'RATE_LIMITED');
+      assert.ok(b.body.data.predict, 'another client address has its own budget');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('with TRUST_PROXY as an address list only listed proxies are believed', async () => {
+    const s = await startServer({ RATE_LIMIT_MAX: '1', TRUST_PROXY: '127.0.0.1' });
+    try {
+      const a = await s.gql(PREDICT, { i: NORMAL_READING }, { 'x-forwarded-for': '203.0.113.1' });
+      // 10.9.9.7 is not a listed proxy, so 203.0.113.1's forged prefix stops at it: same client as a.
+      const forged = await s.gql(PREDICT, { i: NORMAL_READING }, { 'x-forwarded-for': '203.0.113.50, 203.0.113.1' });
+      assert.ok(a.body.data.predict);
+      assert.equal(forged.body.errors?.[0]?.extensions?.code, 'RATE_LIMITED');
     } finally {
       await s.close();
     }

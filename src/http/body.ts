@@ -1,69 +1,95 @@
-import type { IncomingMessage } from 'node:http';
-import { ErrorCode } from '../errors';
+import { PassThrough, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import type { FastifyRequest, preParsingHookHandler } from 'fastify';
+import { ErrorCode, HttpError } from '../errors';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: ErrorCode,
-    message: string,
-    readonly extensions: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
+/** JSON media types /graphql accepts: application/json and structured `+json` types (graphql-response+json). */
+export const JSON_CONTENT_TYPES: ReadonlyArray<string | RegExp> = ['application/json', /^application\/[a-z0-9.-]+\+json$/];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Reads a request body up to `limit` bytes. Stops reading (413) as soon as the limit is passed or a
- * Content-Length announces more, so an oversized body costs no more than `limit` bytes of memory.
+ * Parses a JSON body strictly: invalid UTF-8 is refused (Fastify's default parser would replace it with
+ * U+FFFD and answer a different question than was asked), malformed JSON is the client's fault (400).
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume(); // drain without storing so the connection can carry the 413
-      reject(tooLarge(limit));
+export function jsonBodyParser(_request: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void): void {
+  let text: string;
+  try {
+    text = typeof body === 'string' ? body : utf8.decode(body);
+  } catch {
+    done(new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is not valid UTF-8'));
+    return;
+  }
+  if (text.length === 0) {
+    done(new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is empty; send a JSON object with a "query"'));
+    return;
+  }
+  try {
+    done(null, JSON.parse(text));
+  } catch (err) {
+    done(new HttpError(400, ErrorCode.BAD_REQUEST, `Request body is not valid JSON: ${(err as Error).message}`));
+  }
+}
+
+const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * preParsing: decodes `Content-Encoding` gzip, deflate or br (415 for anything else) and applies the body
+ * limit to the DECODED size. A compression bomb stops inflating as soon as the limit is passed (413): the
+ * decoder is destroyed and the rest of the encoded body is drained unread, so the connection can still
+ * carry the answer. Fastify's own limit still applies to the encoded bytes (Content-Length, received length).
+ */
+export function decodeRequestBody(limit: number): preParsingHookHandler {
+  return (request, _reply, payload, done) => {
+    const header = request.headers['content-encoding'];
+    if (header === undefined) return done(null, payload);
+    const encoding = header.trim().toLowerCase();
+    if (encoding === '' || encoding === 'identity') return done(null, payload);
+    const create = DECODERS[encoding];
+    if (!create) {
+      return done(
+        new HttpError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Encoding "${header}" is not supported; send gzip, deflate, br or none`, {
+          supported: ['gzip', 'deflate', 'br', 'identity'],
+        }),
+      );
+    }
+    done(null, decode(payload, create(), limit, encoding));
+  };
+}
+
+function decode(raw: Readable, decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress, limit: number, encoding: string): Readable {
+  // Fastify compares Content-Length with the encoded length when the stream reports it.
+  const out = new PassThrough() as PassThrough & { receivedEncodedLength: number };
+  out.receivedEncodedLength = 0;
+  let decoded = 0;
+  let stopped = false;
+  const stop = (err: HttpError) => {
+    if (stopped) return;
+    stopped = true;
+    raw.unpipe(decoder);
+    decoder.destroy();
+    raw.resume(); // drain what is left, unread
+    out.destroy(err);
+  };
+  raw.on('data', (chunk: Buffer) => (out.receivedEncodedLength += chunk.length));
+  decoder.on('data', (chunk: Buffer) => {
+    if (stopped) return;
+    decoded += chunk.length;
+    if (decoded > limit) {
+      stop(new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds ${limit} bytes once decoded`, { limit }));
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (failed) return;
-      try {
-        resolve(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-      } catch {
-        reject(new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is not valid UTF-8'));
-      }
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-      failed = true;
-    });
+    out.write(chunk);
   });
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `Request body exceeds ${limit} bytes`, { limit });
-}
-
-/** Parses a JSON request body; malformed JSON is the client's fault (400), not ours. */
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, ErrorCode.BAD_REQUEST, `Request body is not valid JSON: ${(err as Error).message}`);
-  }
+  decoder.on('end', () => !stopped && out.end());
+  decoder.on('error', () =>
+    stop(new HttpError(400, ErrorCode.BAD_REQUEST, `Request body is not valid ${encoding} data (Content-Encoding: ${encoding})`)),
+  );
+  raw.pipe(decoder);
+  return out;
 }

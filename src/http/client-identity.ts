@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** The API key a request carries, from `x-api-key` or `Authorization: Bearer`, if any. */
-export function apiKeyOf(req: IncomingMessage): string | undefined {
-  const header = req.headers['x-api-key'];
+export function apiKeyOf(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header;
-  const auth = req.headers.authorization;
+  const auth = headers.authorization;
   if (auth && /^bearer /i.test(auth)) return auth.slice(7).trim() || undefined;
   return undefined;
 }
@@ -22,19 +22,16 @@ export interface ClientIdentity {
 }
 
 /**
- * Who a request is, hashed once per request: the API key's hash when one is sent, else the client IP.
- * Forwarded headers are believed only behind a proxy the operator declared (TRUST_PROXY).
+ * Who a request is, hashed once per request: the API key's hash when one is sent, else the client
+ * address. `ip` is Fastify's `request.ip`, which follows X-Forwarded-For only as far back as TRUST_PROXY
+ * allows (proxy-addr semantics: with a hop count of 1 it is the address the one proxy appended, never an
+ * entry the client wrote itself).
  */
-export function identify(req: IncomingMessage, trustProxy: boolean): ClientIdentity {
-  const key = apiKeyOf(req);
+export function identify(headers: IncomingHttpHeaders, ip: string | undefined): ClientIdentity {
+  const key = apiKeyOf(headers);
   if (key) {
     const apiKeyHash = sha256Hex(key);
     return { clientId: `key:${apiKeyHash.slice(0, 16)}`, apiKeyHash };
   }
-  if (trustProxy) {
-    const forwarded = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return { clientId: `ip:${first}`, apiKeyHash: undefined };
-  }
-  return { clientId: `ip:${req.socket.remoteAddress ?? 'unknown'}`, apiKeyHash: undefined };
+  return { clientId: `ip:${ip ?? 'unknown'}`, apiKeyHash: undefined };
 }

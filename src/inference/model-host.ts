@@ -6,6 +6,8 @@ import type { InferenceService } from './inference.service';
 export type ModelState =
   | { status: 'loading' }
   | { status: 'ready'; service: InferenceService }
+  /** Shutdown has begun: readiness is false, but requests already sent are still served. */
+  | { status: 'draining'; service: InferenceService | undefined }
   | { status: 'failed'; error: Error }
   | { status: 'closing' };
 
@@ -38,8 +40,6 @@ export class ModelHost {
   private factory: ServiceFactory | undefined;
   private observer: ModelObserver = {};
   private reloads: Promise<unknown> = Promise.resolve();
-  /** Set when shutdown begins: in-flight work still completes, but readiness reports false. */
-  draining = false;
 
   get state(): ModelState {
     return this.current;
@@ -50,15 +50,32 @@ export class ModelHost {
     this.observer = observer;
   }
 
-  /** The ready service, or MODEL_NOT_READY. */
+  /** The one answer `/readyz` and `health.status` give: only `ready` takes new traffic. */
+  get ready(): boolean {
+    return this.current.status === 'ready';
+  }
+
+  /** The serving service (also while draining), or MODEL_NOT_READY. */
   service(): InferenceService {
-    if (this.current.status !== 'ready') throw modelNotReady(this.current.status);
-    return this.current.service;
+    const state = this.current;
+    if ((state.status === 'ready' || state.status === 'draining') && state.service) return state.service;
+    throw modelNotReady(state.status);
   }
 
   /** The service if one is loaded, without throwing (for health and info). */
   peek(): InferenceService | undefined {
-    return this.current.status === 'ready' ? this.current.service : undefined;
+    const state = this.current;
+    return state.status === 'ready' || state.status === 'draining' ? state.service : undefined;
+  }
+
+  /**
+   * Shutdown begins: readiness goes false (load balancers stop sending), requests still arriving on open
+   * connections are served. A model still loading is abandoned (its session is closed when it arrives).
+   */
+  drain(): void {
+    const state = this.current;
+    if (state.status === 'ready') this.current = { status: 'draining', service: state.service };
+    else if (state.status === 'loading') this.current = { status: 'draining', service: undefined };
   }
 
   async load(create: ServiceFactory): Promise<InferenceService> {
@@ -66,9 +83,10 @@ export class ModelHost {
     this.factory = create;
     try {
       const service = await create(this.observer.inference);
-      if (this.current.status !== 'loading') {
-        await service.close(); // closed while loading: the new session must not leak
-        throw new Error('model host was closed while loading');
+      const now = this.current as ModelState; // may have moved on while we awaited
+      if (now.status !== 'loading') {
+        await service.close(); // drained or closed while loading: the new session must not leak
+        throw new Error(`model host was ${now.status} while loading`);
       }
       this.current = { status: 'ready', service };
       this.observer.serving?.(service);
@@ -107,7 +125,7 @@ export class ModelHost {
       await candidate?.close().catch(() => undefined);
       return refuse((err as Error).message);
     }
-    // Awaits above: the host may have been closed meanwhile (TypeScript keeps the earlier narrowing).
+    // Awaits above: the host may have begun draining meanwhile (TypeScript keeps the earlier narrowing).
     const now = this.current as ModelState;
     if (now.status !== 'ready') {
       await candidate.close();
@@ -129,6 +147,6 @@ export class ModelHost {
   async close(): Promise<void> {
     const previous = this.current;
     this.current = { status: 'closing' };
-    if (previous.status === 'ready') await previous.service.close();
+    if ((previous.status === 'ready' || previous.status === 'draining') && previous.service) await previous.service.close();
   }
 }

@@ -1,31 +1,48 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { HttpError } from '../errors';
+import type { ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
-import type { AppOptions } from '../app';
+import type { MiddlewareFn } from 'type-graphql';
 import type { Config } from '../config';
-import { createRateLimitResolver } from '../resolvers/rate-limit.resolver';
+import type { AppContext } from '../context';
+import type { ClientIdentity } from '../http/client-identity';
 import { apiKeyGuard } from './api-keys';
-import { protectionPlugin, queryLimitRules } from './query-limits';
+import { knownOperationTypes, QueryLimitGate } from './query-limits';
 import { RateLimiter } from './rate-limiter';
 
 export { RateLimiter } from './rate-limiter';
 
-export type ProtectionOptions = Required<Pick<AppOptions, 'extraResolvers' | 'globalMiddlewares' | 'plugins' | 'validationRules'>> &
-  Pick<AppOptions, 'beforeGraphQL'>;
+/** What the composition root hands to the edge (guards) and to Apollo and the schema (plugins, middleware). */
+export interface Protection {
+  /** Undefined when RATE_LIMIT_ENABLED=false. */
+  limiter: RateLimiter | undefined;
+  /** Runs in onRequest for /graphql, before the body is read; throws an HttpError to refuse. */
+  guard: ((identity: ClientIdentity) => void) | undefined;
+  /** Runs in preHandler for /graphql on the document text, before Apollo parses and validates it. */
+  checkDocument: (query: string) => HttpError | undefined;
+  globalMiddlewares: MiddlewareFn<AppContext>[];
+  plugins: ApolloServerPlugin<AppContext>[];
+  validationRules: ValidationRule[];
+}
 
 /**
- * Everything src/server.ts wires into the App for protection: rate limits (middleware + `rateLimit`
- * query), optional API keys (beforeGraphQL), static query limits (validation rules). One limiter per
- * App: its store is closed when the App stops.
+ * Protection: rate limits (request budget at the edge, operation and row budgets in a middleware),
+ * optional API keys (edge guard), static query limits (checked before validation). One limiter per
+ * App: its store is closed when Apollo stops.
  */
-export function createProtection(config: Config, logger: Logger): ProtectionOptions {
+export function createProtection(config: Config, logger: Logger): Protection {
   const limiter = config.rateLimit.enabled ? new RateLimiter(config, logger) : undefined;
   // When keys are required, admin keys (ADMIN_API_KEYS) are keys too.
   const hashes = new Set(config.apiKeys.hashes.length > 0 ? [...config.apiKeys.hashes, ...config.adminApiKeys.hashes] : []);
+  const gate = new QueryLimitGate(config);
   if (!config.rateLimit.enabled) logger.warn('rate limiting is off (RATE_LIMIT_ENABLED=false)');
   return {
-    extraResolvers: [createRateLimitResolver(limiter, config)],
+    limiter,
+    guard: hashes.size > 0 ? apiKeyGuard(hashes) : undefined,
+    checkDocument: (query) => gate.check(query),
     globalMiddlewares: limiter ? [limiter.middleware()] : [],
-    plugins: [protectionPlugin(limiter ? () => limiter.close() : undefined)],
-    validationRules: queryLimitRules(config),
-    beforeGraphQL: hashes.size > 0 ? apiKeyGuard(hashes) : undefined,
+    // The limiter's store closes when Apollo stops.
+    plugins: limiter ? [{ serverWillStart: async () => ({ serverWillStop: () => limiter.close() }) }] : [],
+    validationRules: [knownOperationTypes],
   };
 }

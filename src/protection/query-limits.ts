@@ -1,7 +1,7 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
   Kind,
+  parse,
   type DocumentNode,
   type FragmentDefinitionNode,
   type SelectionSetNode,
@@ -9,11 +9,10 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Config } from '../config';
-import type { AppContext } from '../context';
-import { ErrorCode, queryTooComplex } from '../errors';
+import { HttpError, queryTooComplex, type ErrorCode } from '../errors';
 
 /**
- * Static limits on each operation of a document, checked during validation, before anything runs:
+ * Static limits on each operation of a document, checked before validation and before anything runs:
  *
  * - depth: nesting of selection sets (`{ health { status } }` is 2). Introspection subtrees
  *   (`__schema`, `__type`) count as depth 1: the standard introspection query is deeper than any real
@@ -96,32 +95,72 @@ export function measureDocument(document: DocumentNode): Array<Omit<Measure, 'fi
   return out;
 }
 
-export function queryLimitRules(config: Pick<Config, 'maxQueryDepth' | 'maxQueryCost' | 'maxAliases' | 'maxRootFields'>): ValidationRule[] {
-  const rule: ValidationRule = (context: ValidationContext) => ({
-    Document(node) {
-      for (const op of measureDocument(node)) {
-        const where = op.name === '(anonymous)' ? 'The operation' : `Operation ${op.name}`;
-        if (op.depth > config.maxQueryDepth) {
-          context.reportError(queryTooComplex('depth', config.maxQueryDepth, op.depth,
-            `${where} is nested ${op.depth} levels deep; the limit is ${config.maxQueryDepth} (MAX_QUERY_DEPTH)`));
-        }
-        if (op.cost > config.maxQueryCost) {
-          context.reportError(queryTooComplex('cost', config.maxQueryCost, op.cost,
-            `${where} selects ${op.cost} fields once fragments are expanded; the limit is ${config.maxQueryCost} (MAX_QUERY_COST)`));
-        }
-        if (op.aliases > config.maxAliases) {
-          context.reportError(queryTooComplex('aliases', config.maxAliases, op.aliases,
-            `${where} uses ${op.aliases} aliases; the limit is ${config.maxAliases} (MAX_ALIASES)`));
-        }
-        if (op.rootFields > config.maxRootFields) {
-          context.reportError(queryTooComplex('rootFields', config.maxRootFields, op.rootFields,
-            `${where} selects ${op.rootFields} root fields; the limit is ${config.maxRootFields} (MAX_ROOT_FIELDS)`));
-        }
-      }
-      return false; // everything was measured from the Document node; no need to walk it again
-    },
-  });
-  return [rule, knownOperationTypes];
+export type QueryLimits = Pick<Config, 'maxQueryDepth' | 'maxQueryCost' | 'maxAliases' | 'maxRootFields'>;
+
+/** The first limit a document breaks, as QUERY_TOO_COMPLEX (400), or undefined when it is within all of them. */
+export function checkQueryLimits(document: DocumentNode, config: QueryLimits): GraphQLError | undefined {
+  for (const op of measureDocument(document)) {
+    const where = op.name === '(anonymous)' ? 'The operation' : `Operation ${op.name}`;
+    if (op.depth > config.maxQueryDepth) {
+      return queryTooComplex('depth', config.maxQueryDepth, op.depth,
+        `${where} is nested ${op.depth} levels deep; the limit is ${config.maxQueryDepth} (MAX_QUERY_DEPTH)`);
+    }
+    if (op.cost > config.maxQueryCost) {
+      return queryTooComplex('cost', config.maxQueryCost, op.cost,
+        `${where} selects ${op.cost} fields once fragments are expanded; the limit is ${config.maxQueryCost} (MAX_QUERY_COST)`);
+    }
+    if (op.aliases > config.maxAliases) {
+      return queryTooComplex('aliases', config.maxAliases, op.aliases,
+        `${where} uses ${op.aliases} aliases; the limit is ${config.maxAliases} (MAX_ALIASES)`);
+    }
+    if (op.rootFields > config.maxRootFields) {
+      return queryTooComplex('rootFields', config.maxRootFields, op.rootFields,
+        `${where} selects ${op.rootFields} root fields; the limit is ${config.maxRootFields} (MAX_ROOT_FIELDS)`);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The static limits, checked at the edge in one linear pass after parsing and BEFORE Apollo runs
+ * graphql-js's validation: some of its rules (OverlappingFieldsCanBeMerged) are quadratic in repeated
+ * fields, so a document that breaks a limit must never reach them. Parsing is bounded by
+ * MAX_QUERY_TOKENS (the lexer stops there). Documents that pass are remembered (a bounded set, oldest
+ * forgotten first), so a client sending the same document again costs one Set lookup; documents that
+ * do not parse are left to Apollo, which answers GRAPHQL_PARSE_FAILED.
+ */
+export class QueryLimitGate {
+  private readonly passed = new Set<string>();
+
+  constructor(
+    private readonly config: QueryLimits & Pick<Config, 'maxQueryTokens'>,
+    private readonly remember = 1_000,
+  ) {}
+
+  /** QUERY_TOO_COMPLEX (400) for a document over a limit; undefined otherwise. */
+  check(query: string): HttpError | undefined {
+    if (this.passed.has(query)) return undefined;
+    let document: DocumentNode;
+    try {
+      document = parse(query, { noLocation: true, maxTokens: this.config.maxQueryTokens });
+    } catch (err) {
+      if (!/contains more th\w+ \d+ tokens/.test((err as Error).message)) return undefined;
+      const limit = this.config.maxQueryTokens;
+      return new HttpError(400, 'QUERY_TOO_COMPLEX', `The document has more than ${limit} tokens (MAX_QUERY_TOKENS); parsing stopped there`, {
+        rule: 'tokens',
+        limit,
+      });
+    }
+    const error = checkQueryLimits(document, this.config);
+    if (error) {
+      const { code, ...extensions } = error.extensions as Record<string, unknown>;
+      delete extensions.http;
+      return new HttpError(400, code as ErrorCode, error.message, extensions);
+    }
+    if (this.passed.size >= this.remember) this.passed.delete(this.passed.values().next().value as string);
+    this.passed.add(query);
+    return undefined;
+  }
 }
 
 /**
@@ -137,32 +176,3 @@ export const knownOperationTypes: ValidationRule = (context: ValidationContext) 
     return false;
   },
 });
-
-/**
- * Apollo wraps every validation error as GRAPHQL_VALIDATION_FAILED; this puts QUERY_TOO_COMPLEX back
- * on the errors our rules raised (their `rule`, `limit` and `value` extensions survive the wrapping).
- * It also closes the rate limiter's store when Apollo stops.
- */
-export function protectionPlugin(onStop?: () => Promise<void>): ApolloServerPlugin<AppContext> {
-  return {
-    async serverWillStart() {
-      return { serverWillStop: async () => void (await onStop?.()) };
-    },
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, contextValue }) {
-          for (const e of errors) {
-            const original = e.originalError;
-            if (original instanceof GraphQLError && original.extensions?.code === ErrorCode.QUERY_TOO_COMPLEX) {
-              (e.extensions as Record<string, unknown>).code = ErrorCode.QUERY_TOO_COMPLEX;
-              // The access-log trace plugin ran first and saw Apollo's code: correct it there too.
-              const codes = contextValue.trace.errorCodes;
-              const i = codes.lastIndexOf(ErrorCode.GRAPHQL_VALIDATION_FAILED);
-              if (i !== -1) codes[i] = ErrorCode.QUERY_TOO_COMPLEX;
-            }
-          }
-        },
-      };
-    },
-  };
-}

@@ -4,18 +4,18 @@ import type { Logger } from 'pino';
 import type { MiddlewareFn } from 'type-graphql';
 import type { Config } from '../config';
 import type { AppContext } from '../context';
-import { rateLimitUnavailable, rateLimited } from '../errors';
+import { ErrorCode, HttpError, rateLimitUnavailable, rateLimited, type RateLimitBudget } from '../errors';
 import { ClusterRateLimitStore } from './cluster-store';
 import { RedisRateLimitStore } from './redis-store';
-import { MemoryRateLimitStore, type Cost, type Limits, type RateLimitStore, type Usage } from './store';
+import { MemoryRateLimitStore, type Cost, type Decision, type Limits, type RateLimitStore, type Usage } from './store';
 
 /**
  * What each root field costs. Only the fields that run inference are counted; everything else is free:
  * `health` and `rateLimit` (so clients can always look before they spend), `modelInfo` (a few
  * object reads, no inference) and introspection. Free fields are still bounded by the query limits
- * (root fields, aliases, cost). A `predict` is 1 operation and 1 row; a `predictBatch` is 1 operation
- * and one row per reading, so a batch is no way around the limit. A batch whose size breaks
- * MAX_BATCH_ROWS is charged its operation only: validation refuses it without scoring anything.
+ * (root fields, aliases, cost) and by the per-request budget. A `predict` is 1 operation and 1 row; a
+ * `predictBatch` is 1 operation and one row per reading, so a batch is no way around the limit. A batch
+ * whose size breaks MAX_BATCH_ROWS is charged its operation only: validation refuses it without scoring anything.
  */
 export function costOf(info: GraphQLResolveInfo, args: Record<string, unknown>, maxBatchRows: number): Cost | undefined {
   if (info.parentType.name !== 'Mutation') return undefined;
@@ -28,72 +28,178 @@ export function costOf(info: GraphQLResolveInfo, args: Record<string, unknown>, 
   return undefined;
 }
 
-export interface RateLimitStatus extends Usage {
-  store: RateLimitStore['kind'];
-  /** False while the Redis store is unreachable (the numbers are then unknown). */
-  available: boolean;
-  limits: Limits;
+/** One budget's standing after a decision, for the RateLimit response headers. */
+export interface BudgetState {
+  budget: RateLimitBudget;
+  limit: number;
+  remaining: number;
+  /** Epoch ms when the window ends. */
+  resetAt: number;
+  windowSeconds: number;
 }
 
-/** Per-client operation and row budgets over an atomic store (see store.ts for why not graphql-rate-limit's). */
+export interface RateLimitStatus extends Usage {
+  store: RateLimitStore['kind'];
+  /** False while the Redis store is unreachable (the figures then come from the in-memory fallback, or are unknown). */
+  available: boolean;
+  limits: Limits;
+  requests: Usage & { limit: number; windowSeconds: number };
+}
+
+/** The request budget has no row dimension: a limit no request can reach. */
+const NO_ROW_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Per-client budgets over atomic stores (see store.ts for why not graphql-rate-limit's): requests to
+ * /graphql (checked at the edge before the body is read), and operations and rows (checked by the
+ * GraphQL middleware). Both use the same identity and the same kind of store.
+ *
+ * When the shared Redis store fails, RATE_LIMIT_FAIL_MODE decides: `memory` (default) limits with
+ * per-process in-memory stores until Redis answers again (every call tries Redis first, and its
+ * commands fail fast while it is away), `open` serves unlimited, `closed` refuses counted calls.
+ */
 export class RateLimiter {
   readonly limits: Limits;
+  readonly requestLimits: Limits;
   readonly store: RateLimitStore;
+  /** In-memory stores: the request budget's own (windows of another length) and the fallbacks for Redis. */
+  private readonly memory: { budgets: MemoryRateLimitStore; requests: MemoryRateLimitStore };
+  /** In a cluster worker (WORKERS > 1) without Redis: the primary's stores, one per budget family. */
+  private readonly cluster: { budgets: ClusterRateLimitStore; requests: ClusterRateLimitStore } | undefined;
   private lastFailLog = 0;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: Pick<Config, 'rateLimit' | 'requestLimit' | 'maxBatchRows'>,
     private readonly logger: Logger,
     store?: RateLimitStore,
   ) {
     const rl = config.rateLimit;
     this.limits = { maxOps: rl.max, maxRows: rl.rowsMax, windowMs: rl.windowMs };
-    // A cluster worker without Redis asks the primary, which holds the host's one in-memory store.
+    this.requestLimits = { maxOps: config.requestLimit.max, maxRows: NO_ROW_LIMIT, windowMs: config.requestLimit.windowMs };
+    // The memory store relies on every window in one Map having the same length: one Map per budget family.
+    this.memory = {
+      budgets: new MemoryRateLimitStore(rl.memoryMaxKeys),
+      requests: new MemoryRateLimitStore(rl.memoryMaxKeys),
+    };
+    // A cluster worker without Redis asks the primary, which holds the host's in-memory stores.
+    this.cluster =
+      store === undefined && !rl.redisUrl && cluster.isWorker
+        ? { budgets: new ClusterRateLimitStore('budgets'), requests: new ClusterRateLimitStore('requests') }
+        : undefined;
     this.store =
-      store ??
-      (rl.redisUrl
-        ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger)
-        : cluster.isWorker
-          ? new ClusterRateLimitStore()
-          : new MemoryRateLimitStore(rl.memoryMaxKeys));
+      store ?? (rl.redisUrl ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger) : (this.cluster?.budgets ?? this.memory.budgets));
+  }
+
+  /** Spends one request of `clientId`'s request budget or throws a 429 HttpError (before the body is read). */
+  async consumeRequest(clientId: string): Promise<BudgetState> {
+    const limits = this.requestLimits;
+    const decision = await this.reserve('requests', `req:${clientId}`, { ops: 1, rows: 0 }, limits);
+    const windowSeconds = Math.round(limits.windowMs / 1000);
+    const now = Date.now();
+    if (decision === undefined) return { budget: 'requests', limit: limits.maxOps, remaining: limits.maxOps, resetAt: now + limits.windowMs, windowSeconds };
+    const resetAt = decision.resetAt ?? now + limits.windowMs;
+    const state: BudgetState = {
+      budget: 'requests',
+      limit: limits.maxOps,
+      remaining: Math.max(0, limits.maxOps - decision.opsUsed),
+      resetAt,
+      windowSeconds,
+    };
+    if (decision.allowed) return state;
+    const retryAfter = Math.max(1, Math.ceil((resetAt - now) / 1000));
+    throw new HttpError(
+      429,
+      ErrorCode.RATE_LIMITED,
+      `Rate limit exceeded: ${limits.maxOps} requests per ${this.config.requestLimit.window}; retry after ${retryAfter} s`,
+      {
+        budget: 'requests',
+        limit: limits.maxOps,
+        window: this.config.requestLimit.window,
+        windowSeconds,
+        retryAfter,
+        resetAt: new Date(resetAt).toISOString(),
+      },
+      { 'retry-after': String(retryAfter) },
+    );
+  }
+
+  /**
+   * Spends `cost` for `clientId` or throws RATE_LIMITED; returns the standing of both budgets.
+   * Store failures follow RATE_LIMIT_FAIL_MODE.
+   */
+  async consume(clientId: string, cost: Cost): Promise<BudgetState[]> {
+    const decision = await this.reserve('budgets', clientId, cost, this.limits);
+    if (decision === undefined) return [];
+    const now = Date.now();
+    const resetAt = decision.resetAt ?? now + this.limits.windowMs;
+    const windowSeconds = this.windowSeconds;
+    const states: BudgetState[] = [
+      { budget: 'operations', limit: this.limits.maxOps, remaining: Math.max(0, this.limits.maxOps - decision.opsUsed), resetAt, windowSeconds },
+      { budget: 'rows', limit: this.limits.maxRows, remaining: Math.max(0, this.limits.maxRows - decision.rowsUsed), resetAt, windowSeconds },
+    ];
+    if (decision.allowed) return states;
+    const rows = decision.exceeded === 'rows';
+    throw rateLimited({
+      budget: rows ? 'rows' : 'operations',
+      limit: rows ? this.limits.maxRows : this.limits.maxOps,
+      window: this.config.rateLimit.window,
+      windowSeconds,
+      retryAfter: Math.max(1, Math.ceil((resetAt - now) / 1000)),
+      resetAt: new Date(resetAt).toISOString(),
+    });
   }
 
   get windowSeconds(): number {
     return Math.round(this.limits.windowMs / 1000);
   }
 
-  /** Spends `cost` for `clientId` or throws RATE_LIMITED. Store failures follow RATE_LIMIT_FAIL_MODE. */
-  async consume(clientId: string, cost: Cost): Promise<void> {
-    let decision;
+  /** Reserve on the shared store; on its failure, the fail mode's answer (undefined = serve unlimited). */
+  private async reserve(family: 'budgets' | 'requests', id: string, cost: Cost, limits: Limits): Promise<Decision | undefined> {
+    const primary =
+      family === 'requests' && this.store === this.memory.budgets
+        ? this.memory.requests
+        : family === 'requests' && this.cluster !== undefined
+          ? this.cluster.requests
+          : this.store;
     try {
-      decision = await this.store.reserve(clientId, cost, this.limits);
+      return await primary.reserve(id, cost, limits);
     } catch (err) {
       this.logStoreFailure(err);
-      if (this.config.rateLimit.failMode === 'closed') throw rateLimitUnavailable(1);
-      return; // fail open: serve unlimited while the store is away
+      switch (this.config.rateLimit.failMode) {
+        case 'memory':
+          return this.memory[family].reserve(id, cost, limits);
+        case 'open':
+          return undefined;
+        case 'closed':
+          if (family === 'requests') {
+            throw new HttpError(503, ErrorCode.RATE_LIMITED, 'Rate limiting is unavailable; retry after 1 s', { reason: 'STORE_UNAVAILABLE', retryAfter: 1 }, { 'retry-after': '1' });
+          }
+          throw rateLimitUnavailable(1);
+      }
     }
-    if (decision.allowed) return;
-    const rows = decision.exceeded === 'rows';
-    const now = Date.now();
-    const resetAt = decision.resetAt ?? now + this.limits.windowMs;
-    throw rateLimited({
-      budget: rows ? 'rows' : 'operations',
-      limit: rows ? this.limits.maxRows : this.limits.maxOps,
-      window: this.config.rateLimit.window,
-      windowSeconds: this.windowSeconds,
-      retryAfter: Math.max(1, Math.ceil((resetAt - now) / 1000)),
-      resetAt: new Date(resetAt).toISOString(),
-    });
   }
 
   /** The caller's spending, without spending. */
   async status(clientId: string): Promise<RateLimitStatus> {
-    const base = { store: this.store.kind, limits: this.limits };
+    const requestsBase = { limit: this.requestLimits.maxOps, windowSeconds: Math.round(this.requestLimits.windowMs / 1000) };
+    const requestStore = this.store === this.memory.budgets ? this.memory.requests : this.store;
     try {
-      return { ...base, available: true, ...(await this.store.peek(clientId, this.limits)) };
+      const [budgets, requests] = await Promise.all([
+        this.store.peek(clientId, this.limits),
+        requestStore.peek(`req:${clientId}`, this.requestLimits),
+      ]);
+      return { store: this.store.kind, limits: this.limits, available: true, ...budgets, requests: { ...requestsBase, ...requests } };
     } catch (err) {
       this.logStoreFailure(err);
-      return { ...base, available: false, opsUsed: 0, rowsUsed: 0, resetAt: undefined };
+      const fallback = this.config.rateLimit.failMode === 'memory';
+      const zero = { opsUsed: 0, rowsUsed: 0, resetAt: undefined };
+      return {
+        store: this.store.kind,
+        limits: this.limits,
+        available: false,
+        ...(fallback ? this.memory.budgets.peek(clientId) : zero),
+        requests: { ...requestsBase, ...(fallback ? this.memory.requests.peek(`req:${clientId}`) : zero) },
+      };
     }
   }
 
@@ -102,25 +208,45 @@ export class RateLimiter {
     const now = Date.now();
     if (now - this.lastFailLog < 10_000) return;
     this.lastFailLog = now;
+    const mode = this.config.rateLimit.failMode;
     this.logger.warn(
-      { store: this.store.kind, failMode: this.config.rateLimit.failMode, reason: (err as Error)?.message },
-      `rate limit store failed; failing ${this.config.rateLimit.failMode}`,
+      { store: this.store.kind, failMode: mode, reason: (err as Error)?.message },
+      mode === 'memory' ? 'rate limit store failed; limiting per process in memory until it is back' : `rate limit store failed; failing ${mode}`,
     );
   }
 
-  close(): Promise<void> {
-    return this.store.close();
+  async close(): Promise<void> {
+    await this.store.close();
+    await this.memory.budgets.close();
+    await this.memory.requests.close();
   }
 
   /**
    * A type-graphql global middleware. Object types use `simpleResolvers`, so it runs on root fields only;
-   * for anything but predict/predictBatch it costs one property compare.
+   * for anything but predict/predictBatch it costs one property compare. The budgets' standing goes on
+   * the context for the RateLimit response headers.
    */
   middleware(): MiddlewareFn<AppContext> {
     const maxBatchRows = this.config.maxBatchRows;
     return async ({ args, context, info }, next) => {
       const cost = costOf(info, args, maxBatchRows);
-      if (cost !== undefined) await this.consume(context.clientId, cost);
+      if (cost !== undefined) {
+        try {
+          for (const s of await this.consume(context.clientId, cost)) context.budgets.push(s);
+        } catch (err) {
+          const ext = (err as { extensions?: Record<string, unknown> }).extensions;
+          if (ext?.code === ErrorCode.RATE_LIMITED && typeof ext.limit === 'number') {
+            context.budgets.push({
+              budget: ext.budget as RateLimitBudget,
+              limit: ext.limit,
+              remaining: 0,
+              resetAt: Date.parse(String(ext.resetAt)),
+              windowSeconds: Number(ext.windowSeconds),
+            });
+          }
+          throw err;
+        }
+      }
       return next();
     };
   }

@@ -12,7 +12,7 @@ export class ModelResolver {
   @Query(() => Health, { description: 'Whether the server is up and the model loaded; costs no rate-limit budget.' })
   health(@Ctx() ctx: AppContext): Health {
     const service = ctx.models.peek();
-    const status = ctx.models.draining ? ServiceStatus.CLOSING : (ctx.models.state.status.toUpperCase() as ServiceStatus);
+    const status = ctx.models.state.status.toUpperCase() as ServiceStatus;
     return {
       status,
       modelLoaded: service !== undefined,

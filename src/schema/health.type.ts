@@ -3,6 +3,7 @@ import { Field, Float, ObjectType, registerEnumType } from 'type-graphql';
 export enum ServiceStatus {
   LOADING = 'LOADING',
   READY = 'READY',
+  DRAINING = 'DRAINING',
   FAILED = 'FAILED',
   CLOSING = 'CLOSING',
 }
@@ -13,7 +14,10 @@ registerEnumType(ServiceStatus, {
     LOADING: { description: 'The model is being loaded; predictions get MODEL_NOT_READY.' },
     READY: { description: 'The model is loaded and serving.' },
     FAILED: { description: 'The model could not be loaded; the process is about to exit.' },
-    CLOSING: { description: 'The server is draining in-flight requests before it exits.' },
+    DRAINING: {
+      description: 'Shutdown has begun: readiness is false so no new traffic is routed here; requests already sent are still answered.',
+    },
+    CLOSING: { description: 'The drain is over and the model session is being released; the process is about to exit.' },
   },
 });
 

@@ -2,20 +2,16 @@ import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type ValidatorFn } from 'type-graphql';
 import { badUserInput, invalidReadings, type Violation } from '../errors';
-import { ModelResolver } from '../resolvers/model.resolver';
-import { PredictionResolver } from '../resolvers/prediction.resolver';
 import { CompiledValidator } from './reading-validator';
 import { SensorReadingInput } from './sensor-reading.input';
 
 export interface SchemaOptions {
   /** Most rows one predictBatch call takes. */
   maxBatchRows: number;
-  /** Extra resolver classes (e.g. the rate-limit query) and middlewares from other modules. */
-  extraResolvers?: Function[];
+  /** The resolver classes; the composition root (src/server.ts) names them. */
+  resolvers: readonly Function[];
   globalMiddlewares?: Parameters<typeof buildSchema>[0]['globalMiddlewares'];
 }
-
-export const RESOLVERS = [PredictionResolver, ModelResolver] as const;
 
 /**
  * Argument validation for every resolver: readings are checked against SensorReadingInput's
@@ -49,7 +45,7 @@ export function createValidateFn(maxBatchRows: number): ValidatorFn {
 
 export function buildAppSchema(options: SchemaOptions): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [...RESOLVERS, ...(options.extraResolvers ?? [])] as [Function, ...Function[]],
+    resolvers: [...options.resolvers] as [Function, ...Function[]],
     validateFn: createValidateFn(options.maxBatchRows),
     globalMiddlewares: options.globalMiddlewares,
   });

@@ -2,8 +2,9 @@ import { Field, Int, ObjectType } from 'type-graphql';
 
 @ObjectType({
   description:
-    "The caller's rate-limit budgets in the current window (like GitHub's rateLimit). Reading it spends nothing. " +
-    'Only predict and predictBatch spend; health, modelInfo and rateLimit are free.',
+    "The caller's rate-limit budgets in the current window (like GitHub's rateLimit). Operations and rows: only " +
+    'predict and predictBatch spend them; health, modelInfo and rateLimit are free. Requests: every HTTP request to ' +
+    '/graphql spends one (this one included), whatever it asks.',
   simpleResolvers: true,
 })
 export class RateLimit {
@@ -45,4 +46,22 @@ export class RateLimit {
     description: 'When the current window ends and both budgets refill, as an ISO-8601 UTC time; null when no window is open (nothing spent).',
   })
   resetAt!: string | null;
+
+  @Field(() => Int, { description: 'HTTP requests to /graphql allowed per request window, whatever they ask (REQUEST_LIMIT_MAX).' })
+  requestsLimit!: number;
+
+  @Field(() => Int, { description: 'HTTP requests spent in the current request window, this one included.' })
+  requestsUsed!: number;
+
+  @Field(() => Int, { description: 'HTTP requests left in the current request window.' })
+  requestsRemaining!: number;
+
+  @Field(() => Int, { description: 'Length of a request window in seconds (s) (REQUEST_LIMIT_WINDOW).' })
+  requestsWindowSeconds!: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'When the current request window ends, as an ISO-8601 UTC time; null when none is open.',
+  })
+  requestsResetAt!: string | null;
 }

@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, HttpError } from '../errors';
+import { PACKAGE_ROOT } from '../version';
+import { errorReply } from './errors';
+
+/** Where `npm run console:build` writes the operator console (examples/console/dist). */
+export function defaultConsoleDir(): string {
+  return path.join(PACKAGE_ROOT, 'examples', 'console', 'dist');
+}
+
+/** Vite names built assets `assets/<name>-<hash>.<ext>`: their content never changes under that name. */
+const HASHED_ASSET = /^assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/;
+
+/**
+ * Serves the built operator console under /console/ with @fastify/static: GET and HEAD only, files from
+ * `root` only (no traversal, no dotfiles, no listings), ETag and Last-Modified on every file (a repeat
+ * visit to index.html is a 304), `immutable` for Vite's content-hashed assets and revalidation for the rest.
+ */
+export async function registerConsole(fastify: FastifyInstance, root: string): Promise<void> {
+  const base = path.resolve(root);
+  if (!existsSync(base)) {
+    fastify.get('/console/*', (_request, reply) =>
+      errorReply(reply, new HttpError(404, ErrorCode.NOT_FOUND, 'The operator console is not built: run `npm run console:build`')),
+    );
+  } else {
+    await fastify.register(fastifyStatic, {
+      root: base,
+      prefix: '/console/',
+      index: 'index.html',
+      dotfiles: 'deny',
+      etag: true,
+      lastModified: true,
+      cacheControl: false, // set per file below
+      setHeaders: (res, file) => {
+        const relative = path.relative(base, file).split(path.sep).join('/');
+        res.header('cache-control', HASHED_ASSET.test(relative) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
+  fastify.get('/console', (_request, reply) => reply.redirect('/console/', 301));
+}
