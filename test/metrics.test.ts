@@ -104,6 +104,21 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('counts refusals of the per-request budget (checked at the edge), which scrapes do not spend', async () => {
+    const small = await startServer({ REQUEST_LIMIT_MAX: '2' });
+    try {
+      for (let i = 0; i < 5; i++) await scrape(small.origin);
+      assert.equal((await small.gql('{ health { status } }')).status, 200);
+      assert.equal((await small.gql('{ health { status } }')).status, 200);
+      const refused = await small.gql('{ health { status } }');
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.errors?.[0].extensions?.budget, 'requests');
+      assert.equal(metricValue(await scrape(small.origin), 'pm_rate_limit_refusals_total', { budget: 'requests' }), 1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('is not served with METRICS_ENABLED=false, nor on the API port when METRICS_PORT names another', async () => {
     for (const env of [{ METRICS_ENABLED: 'false' }, { METRICS_PORT: '1' }] as Array<Record<string, string>>) {
       const other = await startServer(env);
