@@ -46,8 +46,10 @@ export type SensorReadingInput = {
 
 /** Lifecycle state of the inference service. */
 export type ServiceStatus =
-  /** The server is draining in-flight requests before it exits. */
+  /** The drain is over and the model session is being released; the process is about to exit. */
   | 'CLOSING'
+  /** Shutdown has begun: readiness is false so no new traffic is routed here; requests already sent are still answered. */
+  | 'DRAINING'
   /** The model could not be loaded; the process is about to exit. */
   | 'FAILED'
   /** The model is being loaded; predictions get MODEL_NOT_READY. */
