@@ -10,7 +10,8 @@
  *
  * Flags: --quick (a few seconds a scenario, for CI; asserts nothing about speed), --soak (predict at
  * 64 connections for SOAK_SECONDS, default 300, sampling RSS), --profile (API under --cpu-prof,
- * profiles in bench/results/profiles), --only ID[,ID] (just those scenarios, no report), --model-dir DIR (default $MODEL_DIR or models).
+ * profiles in bench/results/profiles), --only ID[,ID] (just those scenarios, no report; `--only workers-c64`
+ * still rewrites its own BENCHMARKS.md section outside --quick), --model-dir DIR (default $MODEL_DIR or models).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';

@@ -97,7 +97,9 @@ export function runPrimary(config: Config, logger: Logger): void {
   process.once('SIGINT', () => void stop(0));
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the model in every worker');
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    // Only ready workers: one still starting has no SIGHUP handler yet (the default action would kill
+    // it), and it loads the current MODEL_DIR anyway.
+    for (const w of Object.values(cluster.workers ?? {})) if (w && everReady.has(w.id)) w.process.kill('SIGHUP');
   });
 
   if (config.metrics.enabled && config.metrics.port !== undefined) {
