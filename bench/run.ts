@@ -19,6 +19,7 @@ import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync, closeSync
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
 import http from 'node:http';
 import {
   BATCHING_QUERY,
@@ -26,6 +27,8 @@ import {
   post,
   predictBatchBody,
   predictBody,
+  PREDICTION_FIELDS,
+  readings,
   rssOf,
   sleep,
 } from './common';
@@ -80,6 +83,9 @@ const API_ENV = {
   RATE_LIMIT_MAX: '100000000',
   RATE_LIMIT_ROWS_MAX: '1000000000',
   RATE_LIMIT_WINDOW: '1h',
+  // Every request to /graphql spends one; the load generator is one client.
+  REQUEST_LIMIT_MAX: '100000000',
+  REQUEST_LIMIT_WINDOW: '1h',
 };
 
 interface Proc {
@@ -281,6 +287,120 @@ interface ScenarioResult {
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const MB = 1024 * 1024;
 
+/**
+ * Scenario `batch-1000-explanation`: the cost of asking why. The same 1,000-row predictBatch with and
+ * without `explanation` on the same API process, rounds alternating; rows/s counts readings answered.
+ * An explained reading adds five model rows that share the batcher's runs, so the ideal ratio is about
+ * 1/6 if ONNX dominated, higher for the GraphQL and JSON work both pay.
+ */
+interface ExplanationResult {
+  plain: Load;
+  explained: Load;
+  /** Median over rounds of explained rows/s / plain rows/s. */
+  ratio: number;
+  /** Model rows scored per reading of one request, from the batching statistics (6 when explained). */
+  modelRowsPerReading: { plain: number; explained: number };
+  meanRowsPerRun: { plain: number; explained: number };
+  connections: number;
+  rounds: number;
+}
+
+async function explanationScenario(api: Proc): Promise<ExplanationResult> {
+  const rows = 1000;
+  // An explained 1,000-row call holds up to 6,000 rows in the queue: 3 connections stay under the default
+  // MAX_QUEUE_ROWS (20,000), where 8 would get some calls refused SERVER_BUSY (an HTTP 200 with errors).
+  const connections = 3;
+  const inputs = readings(rows);
+  const body = (fields: string) =>
+    JSON.stringify({ operationName: 'PredictBatch', query: `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { ${fields} } }`, variables: { inputs } });
+  const plainBody = body(PREDICTION_FIELDS);
+  const explainedBody = body(`${PREDICTION_FIELDS} explanation { temperatureDifference power strain drivers { field value reference effect } }`);
+  const answer = await check(api, explainedBody);
+  const explained = answer.data.predictBatch as Array<{ explanation: { drivers: unknown[] } }>;
+  if (explained.length !== rows || explained.some((p) => p.explanation.drivers.length !== 5)) {
+    throw new Error('batch-1000-explanation: the explained batch does not hold 1,000 explanations of 5 drivers');
+  }
+  // autocannon stops at its deadline with requests still in the server: wait until the model is idle
+  // so that neither phase pays for (or counts) the other's leftovers.
+  const quiesce = async () => {
+    let last = -1;
+    for (;;) {
+      const { rows: scored } = await batching(api);
+      if (scored === last) return;
+      last = scored;
+      await sleep(500);
+    }
+  };
+  const modelRowsPerReading = async (b: string) => {
+    await quiesce();
+    const before = await batching(api);
+    await check(api, b);
+    return ((await batching(api)).rows - before.rows) / rows;
+  };
+  const perReading = { plain: await modelRowsPerReading(plainBody), explained: await modelRowsPerReading(explainedBody) };
+  // GraphQL errors (SERVER_BUSY, INFERENCE_FAILED) come with HTTP 200: every answer must be the checked
+  // one, byte for byte (the model is deterministic), or it counts as an error.
+  const expected = new Map<string, string>();
+  for (const b of [plainBody, explainedBody]) {
+    const [first, second] = [await post(api.port, '/graphql', b), await post(api.port, '/graphql', b)];
+    if (first.text !== second.text) throw new Error('batch-1000-explanation: the same request got two different answers');
+    expected.set(b, first.text);
+  }
+  const load = async (b: string, seconds: number): Promise<Load> => {
+    const result = await autocannon({
+      url: `http://127.0.0.1:${api.port}/graphql`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: b,
+      connections,
+      duration: seconds,
+      expectBody: expected.get(b),
+    });
+    return {
+      requestsPerSecond: result.requests.average,
+      rowsPerSecond: result.requests.average * rows,
+      latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, mean: result.latency.average },
+      requests: result.requests.total,
+      non2xx: result.non2xx,
+      errors: result.errors + result.mismatches,
+      timeouts: result.timeouts,
+    };
+  };
+  for (const b of [plainBody, explainedBody]) await load(b, WARMUP);
+  const measure = async (b: string) => {
+    await quiesce();
+    const before = await batching(api);
+    const load_ = await load(b, DURATION);
+    await quiesce();
+    const after = await batching(api);
+    if (load_.non2xx > 0 || load_.errors > 0) console.warn(`  batch-1000-explanation: ${load_.non2xx} non-2xx, ${load_.errors} errors or unexpected answers`);
+    return { load: load_, modelRows: after.rows - before.rows, runs: after.runs - before.runs };
+  };
+  const plainRounds: Array<Awaited<ReturnType<typeof measure>>> = [];
+  const explainedRounds: typeof plainRounds = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    plainRounds.push(await measure(plainBody));
+    explainedRounds.push(await measure(explainedBody));
+  }
+  const perRun = (rs: typeof plainRounds) => rs.reduce((a, x) => a + x.modelRows, 0) / Math.max(1, rs.reduce((a, x) => a + x.runs, 0));
+  const result: ExplanationResult = {
+    plain: medianLoad(plainRounds.map((x) => x.load)),
+    explained: medianLoad(explainedRounds.map((x) => x.load)),
+    ratio: median(explainedRounds.map((x, i) => x.load.rowsPerSecond / plainRounds[i].load.rowsPerSecond)),
+    modelRowsPerReading: perReading,
+    meanRowsPerRun: { plain: round(perRun(plainRounds)), explained: round(perRun(explainedRounds)) },
+    connections,
+    rounds: ROUNDS,
+  };
+  const fmt = (l: Load) => `${round(l.rowsPerSecond, 0)} rows/s p50 ${l.latencyMs.p50} ms p99 ${l.latencyMs.p99} ms`;
+  console.log(
+    `batch-1000-explanation: without ${fmt(result.plain)} | with explanation ${fmt(result.explained)} | ratio ${round(result.ratio)}x` +
+      ` | model rows per reading ${result.modelRowsPerReading.plain} vs ${result.modelRowsPerReading.explained}` +
+      ` | rows/run ${result.meanRowsPerRun.plain} vs ${result.meanRowsPerRun.explained}`,
+  );
+  return result;
+}
+
 function versions(): Record<string, string> {
   const v = (pkg: string) => {
     try {
@@ -395,6 +515,8 @@ async function main(): Promise<void> {
   const apiOff = await startApi('api-batching-off', { MAX_BATCH_SIZE: '1' });
   const procs = [reference, api, apiOff];
   const results: ScenarioResult[] = [];
+  let explanation: ExplanationResult | undefined;
+  let edge: EdgeResult | undefined;
   let idleRss = 0;
   let startRss = 0;
   let settleSeconds = 0;
@@ -464,6 +586,16 @@ async function main(): Promise<void> {
         (ours.meanRowsPerRun !== undefined ? ` | rows/run ${round(ours.meanRowsPerRun)}` : '') +
         (result.batchingOff ? ` | batching off ${fmt(result.batchingOff.api)} ratio ${round(result.batchingOff.ratio)}x` : ''));
     }
+    if (!only || only.split(',').includes('batch-1000-explanation')) explanation = await explanationScenario(api);
+    if (!only || only.split(',').includes('edge')) {
+      // Production defaults for the budgets (600 requests a minute per client): the attack meets them.
+      const defended = await startApi('api-defaults', { REQUEST_LIMIT_MAX: '600', REQUEST_LIMIT_WINDOW: '1m' });
+      procs.push(defended);
+      edge = {
+        attack: await underAttack(defended.port, 1_048_576, QUICK ? 2 : DURATION),
+        compression: await compression(api.port, QUICK ? 2 : DURATION),
+      };
+    }
     const settleStart = Date.now();
     do {
       await sleep(1000);
@@ -477,7 +609,12 @@ async function main(): Promise<void> {
   if (!only || only.split(',').includes('workers-c64')) await workersComparison();
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (only) return;
-  report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds });
+  report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);
+}
+
+interface EdgeResult {
+  attack: AttackResult;
+  compression: CompressionResult;
 }
 
 /**
@@ -532,6 +669,8 @@ async function workersComparison(): Promise<void> {
 function report(
   results: ScenarioResult[],
   mem: { startRss: number; idleRss: number; peakRss: number; afterRss: number; settleSeconds: number; wallSeconds: number },
+  explanation?: ExplanationResult,
+  edge?: EdgeResult,
 ): void {
   const by = (id: string) => results.find((r) => r.id === id)!;
   const c1 = by('predict-c1');
@@ -566,7 +705,8 @@ function report(
       met: mem.afterRss <= mem.idleRss * 1.2,
     },
   ];
-  const failures = results.reduce((a, r) => a + r.api.non2xx + r.api.errors + r.reference.non2xx + r.reference.errors + (r.batchingOff ? r.batchingOff.api.non2xx + r.batchingOff.api.errors : 0), 0);
+  const failures = results.reduce((a, r) => a + r.api.non2xx + r.api.errors + r.reference.non2xx + r.reference.errors + (r.batchingOff ? r.batchingOff.api.non2xx + r.batchingOff.api.errors : 0), 0) +
+    (explanation ? explanation.plain.non2xx + explanation.plain.errors + explanation.explained.non2xx + explanation.explained.errors : 0);
   const out = {
     date: new Date().toISOString(),
     mode: QUICK ? 'quick' : 'full',
@@ -586,6 +726,8 @@ function report(
     failures,
     floors,
     scenarios: results,
+    explanation,
+    edge,
     wallSeconds: round(mem.wallSeconds, 1),
   };
   mkdirSync(RESULTS, { recursive: true });
@@ -620,6 +762,29 @@ function report(
     '|---|---|---|',
     ...floors.map((f) => `| ${f.floor} | ${f.value} | ${f.met ? 'yes' : '**no**'} |`),
     '',
+    ...(explanation
+      ? [
+          `\`predictBatch\`, 1,000 rows, ${explanation.connections} connections, with and without \`explanation\` (same API process, rounds alternating): ` +
+            `${num(explanation.plain.rowsPerSecond, '')} rows/s without, ${num(explanation.explained.rowsPerSecond, '')} rows/s with, **${round(explanation.ratio)}x**; ` +
+            `p50 ${num(explanation.plain.latencyMs.p50, 'ms')} vs ${num(explanation.explained.latencyMs.p50, 'ms')}; model rows per reading ${explanation.modelRowsPerReading.plain} vs ${explanation.modelRowsPerReading.explained}, ` +
+            `rows per ONNX run ${explanation.meanRowsPerRun.plain} vs ${explanation.meanRowsPerRun.explained}.`,
+          '',
+        ]
+      : []),
+    ...(edge
+      ? [
+          `Under attack (API with production defaults): two clients send ${edge.attack.attackers.documentBytes.toLocaleString('en-US')}-byte documents ` +
+            `(\`health { status }\` repeated to the body limit) back to back while a third calls \`predict\` on one connection: its p50 / p99 ` +
+            `${edge.attack.victimUnloaded.p50} / ${edge.attack.victimUnloaded.p99} ms unloaded, ${edge.attack.victimAttacked.p50} / ${edge.attack.victimAttacked.p99} ms attacked ` +
+            `(p99 **${edge.attack.ratioP99}x**; floor < 5x or < 25 ms: ${edge.attack.met ? 'met' : '**not met**'}). The attackers' ${edge.attack.attackers.requests} documents were refused in ` +
+            `p50 ${edge.attack.attackers.p50} ms, p99 ${edge.attack.attackers.p99} ms (${Object.entries(edge.attack.attackers.byStatus).map(([k, v]) => `${v} x ${k}`).join(', ')}).`,
+          '',
+          `Compression, 1,000-row \`predictBatch\` answer: ${edge.compression.bytes.identity.toLocaleString('en-US')} B plain, ${edge.compression.bytes.gzip.toLocaleString('en-US')} B gzip, ` +
+            `${edge.compression.bytes.br.toLocaleString('en-US')} B br; rows/s at 8 connections ${edge.compression.rowsPerSecond.identity.toLocaleString('en-US')} plain, ` +
+            `${edge.compression.rowsPerSecond.gzip.toLocaleString('en-US')} gzip, ${edge.compression.rowsPerSecond.br.toLocaleString('en-US')} br (the client on the same cores pays for decompression too).`,
+          '',
+        ]
+      : []),
     'Raw numbers: [bench/benchmarks.json](bench/benchmarks.json).',
   ];
   spliceMarkdown('bench', lines.join('\n'));

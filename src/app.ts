@@ -22,7 +22,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
-import { createErrorFormatter, ErrorCode, HttpError } from './errors';
+import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from './errors';
 import { registerConsole } from './http/console';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
 import { identify } from './http/client-identity';
@@ -152,6 +152,7 @@ export class App {
       },
       plugins: [
         tracePlugin(),
+        inputErrorsPlugin<AppContext>(),
         ApolloServerPluginCacheControlDisabled(),
         ApolloServerPluginUsageReportingDisabled(),
         ApolloServerPluginSchemaReportingDisabled(),
@@ -221,6 +222,8 @@ export class App {
     await fastify.register(fastifyHelmet, { contentSecurityPolicy: API_CSP });
     await fastify.register(fastifyUnderPressure, {
       maxEventLoopDelay: config.maxEventLoopDelayMs,
+      // The delay is the mean over one sample; a short sample lets one long stall show instead of averaging away.
+      sampleInterval: 250,
       // under-pressure sends what the handler returns; returning nothing lets the request through (probes).
       pressureHandler: ((_req: FastifyRequest, reply: FastifyReply) =>
         errorPayload(

@@ -1,5 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { coercionViolation, withoutSuggestions } from './coercion-errors';
 
 /**
  * The one catalogue of error codes a client can see in `extensions.code`.
@@ -74,6 +76,20 @@ export function badUserInput(message: string, extensions: Record<string, unknown
   return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...extensions } });
 }
 
+/** BAD_USER_INPUT for a predictBatch list with too few or too many readings. */
+export function batchSizeOutOfRange(rows: number, maxRows: number): GraphQLError {
+  const message = `inputs must hold 1 to ${maxRows} readings, got ${rows}`;
+  const tooFew = rows < 1;
+  const violation: Violation = {
+    field: 'inputs',
+    value: rows,
+    constraint: tooFew ? 'arrayMinSize' : 'arrayMaxSize',
+    bound: tooFew ? 1 : maxRows,
+    message,
+  };
+  return badUserInput(message, { violations: [violation] });
+}
+
 export function invalidReadings(violations: Violation[]): GraphQLError {
   const rows = [...new Set(violations.map((v) => v.row).filter((r): r is number => r !== undefined))];
   const first = violations[0];
@@ -135,13 +151,58 @@ export function inferenceFailed(): GraphQLError {
   });
 }
 
+const requestVariables = new WeakMap<object, Record<string, unknown>>();
+
+/**
+ * Lets the error formatter see the variables of the request an error came from, so a coercion
+ * violation carries the exact value sent (Apollo hands formatError only the error). Apollo calls
+ * didEncounterErrors with the very error objects it then formats.
+ */
+export function inputErrorsPlugin<TContext extends object>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, request }) {
+          if (!request.variables) return;
+          for (const error of errors) requestVariables.set(error, request.variables);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Every BAD_USER_INPUT leaves with `extensions.violations`: resolver-side ones already carry them;
+ * variable coercion errors (raised by graphql-js before any resolver) get them read from their message.
+ * In production graphql-js's "did you mean" suggestions go, as Apollo's hideSchemaDetailsFromClientErrors
+ * does for validation errors.
+ */
+function withViolations(formatted: GraphQLFormattedError, error: unknown, production: boolean): GraphQLFormattedError {
+  const message = production ? withoutSuggestions(formatted.message) : formatted.message;
+  if (Array.isArray(formatted.extensions?.violations)) return { ...formatted, message };
+  const variables = typeof error === 'object' && error !== null ? requestVariables.get(error) : undefined;
+  const violation = coercionViolation(formatted.message, variables, !production);
+  if (!violation) return { ...formatted, message };
+  return {
+    ...formatted,
+    message,
+    extensions: {
+      ...formatted.extensions,
+      violations: [violation],
+      ...(violation.row === undefined ? {} : { invalidRows: [violation.row] }),
+    },
+  };
+}
+
 /**
  * The single boundary where errors become what clients see. Errors from the catalogue pass through
  * (minus stack traces in production); anything else is an internal error whose details go to the log only.
  */
 export function createErrorFormatter(opts: { production: boolean; onInternal?: (err: unknown) => void }) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+  return (original: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    let formatted = original;
     const code = formatted.extensions?.code;
+    if (code === ErrorCode.BAD_USER_INPUT) formatted = withViolations(formatted, error, opts.production);
     if (typeof code === 'string' && KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       if (!opts.production) return formatted;
       const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};

@@ -23,7 +23,18 @@ async function main(): Promise<void> {
   const models = new ModelHost();
   const app = await createApp(config, logger, models);
   const { url } = await app.listen();
-  logger.info({ url, env: config.nodeEnv }, 'listening');
+  const origin = url.slice(0, -'/graphql'.length);
+  logger.info(
+    {
+      graphql: url,
+      ...(config.landingPage ? { sandbox: url } : {}),
+      ...(config.serveConsole ? { console: `${origin}/console/` } : {}),
+      env: config.nodeEnv,
+    },
+    `listening: GraphQL at ${url}` +
+      (config.landingPage ? ` (Apollo Sandbox: open it in a browser)` : '') +
+      (config.serveConsole ? `; operator console at ${origin}/console/` : ''),
+  );
   const serving = await attachProcess(app, models, config, logger);
 
   let exiting = false;

@@ -8,12 +8,13 @@ import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
 import { createProtection } from './protection';
 import { ModelResolver } from './resolvers/model.resolver';
+import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
 import { PredictionResolver } from './resolvers/prediction.resolver';
 import { RateLimitResolver } from './resolvers/rate-limit.resolver';
 import { buildAppSchema, type SchemaOptions } from './schema';
 
 /** Every resolver the API serves. */
-export const RESOLVERS = [PredictionResolver, ModelResolver, RateLimitResolver] as const;
+export const RESOLVERS = [PredictionResolver, PredictionExplanationResolver, ModelResolver, RateLimitResolver] as const;
 
 /** The API's schema. Building it needs no running app (codegen's emit script calls this alone). */
 export function buildSchema(config: Pick<Config, 'maxBatchRows'>, globalMiddlewares?: SchemaOptions['globalMiddlewares']): Promise<GraphQLSchema> {

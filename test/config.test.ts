@@ -28,7 +28,12 @@ describe('loadConfig', () => {
     assert.equal(c.rateLimit.max, 100);
     assert.equal(c.rateLimit.windowMs, 15 * 60_000);
     assert.equal(c.rateLimit.rowsMax, 100_000);
-    assert.equal(c.rateLimit.failMode, 'open');
+    assert.equal(c.rateLimit.failMode, 'memory');
+    assert.equal(c.trustProxy, false);
+    assert.deepEqual(c.requestLimit, { max: 600, windowMs: 60_000, window: '1m' });
+    assert.equal(c.maxQueryTokens, 50_000);
+    assert.equal(c.maxEventLoopDelayMs, 1_000);
+    assert.equal(c.compressionThresholdBytes, 1_024);
     assert.equal(c.introspection, true);
     assert.equal(c.landingPage, true);
     assert.ok(c.modelDir.endsWith('models'));

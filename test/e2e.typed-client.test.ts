@@ -14,11 +14,15 @@ import {
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { execute, GraphQLRequestError } from '../client/execute';
 import {
+  ExplainBatchDocument,
+  ExplainPredictionDocument,
   HealthDocument,
   ModelInfoDocument,
   PredictBatchDocument,
   PredictDocument,
   RateLimitDocument,
+  type ExplainBatchMutation,
+  type ExplainPredictionMutation,
   type FailureType,
   type HealthQuery,
   type ModelInfoQuery,
@@ -26,6 +30,7 @@ import {
   type PredictMutation,
   type PredictionFieldsFragment,
   type RateLimitQuery,
+  type ReadingField,
   type SensorReadingInput,
 } from '../client/generated/graphql';
 import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
@@ -53,6 +58,9 @@ export async function typeChecks(url: string): Promise<void> {
   const health: HealthQuery = await execute(url, HealthDocument);
   // @ts-expect-error the Health operation does not select modelInfo
   void health.modelInfo;
+  const plain: PredictMutation = await execute(url, PredictDocument, { input: READING });
+  // @ts-expect-error Predict does not select explanation (it costs model runs; ExplainPrediction does)
+  void plain.predict.explanation;
 }
 
 function assertPrediction(p: PredictionFieldsFragment): void {
@@ -124,6 +132,38 @@ describe('typed client (client/generated) against the real server', () => {
     assert.equal(second.rateLimit.used, first.rateLimit.used + 1);
     assert.equal(second.rateLimit.rowsUsed, first.rateLimit.rowsUsed + 2);
     assert.equal(second.rateLimit.remaining, second.rateLimit.limit - second.rateLimit.used);
+  });
+
+  it('explainPrediction: typed drivers (torque first for a low-power reading) for 6 rows of budget', async () => {
+    const before: RateLimitQuery = await execute(server.url, RateLimitDocument);
+    const lowPower: SensorReadingInput = { ...READING, torque: 18 };
+    const data: ExplainPredictionMutation = await execute(server.url, ExplainPredictionDocument, { input: lowPower });
+    assertPrediction(data.predict);
+    const { explanation } = data.predict;
+    const fields: ReadingField[] = explanation.drivers.map((d) => d.field);
+    assert.deepEqual([...fields].sort(), ['AIR_TEMPERATURE', 'PROCESS_TEMPERATURE', 'ROTATIONAL_SPEED', 'TOOL_WEAR', 'TORQUE']);
+    assert.equal(fields[0], 'TORQUE');
+    assert.ok(explanation.drivers[0].effect > 0, 'raising torque to its reference lowers the failure probability');
+    assert.equal(explanation.drivers[0].value, 18);
+    assert.ok(Math.abs(explanation.power - (18 * 1500 * 2 * Math.PI) / 60) < 1e-6);
+    const after: RateLimitQuery = await execute(server.url, RateLimitDocument);
+    assert.equal(after.rateLimit.rowsUsed, before.rateLimit.rowsUsed + 6);
+  });
+
+  it('explainBatch: one explanation per reading, in input order', async () => {
+    const inputs: SensorReadingInput[] = [READING, { ...READING, torque: 18 }, { ...READING, toolWear: 220, torque: 60, rotationalSpeed: 1400 }];
+    const data: ExplainBatchMutation = await execute(server.url, ExplainBatchDocument, { inputs });
+    assert.deepEqual(data.predictBatch.map((p) => p.explanation.drivers.find((d) => d.field === 'TORQUE')?.value), [40, 18, 60]);
+    assert.equal(data.predictBatch[2].explanation.strain, 220 * 60);
+  });
+
+  it('outOfRange in every prediction: empty inside the envelope, Celsius temperatures named with their range', async () => {
+    const inside: PredictMutation = await execute(server.url, PredictDocument, { input: READING });
+    assert.deepEqual(inside.predict.outOfRange, []);
+    const celsius: PredictMutation = await execute(server.url, PredictDocument, { input: { ...READING, airTemperature: 25, processTemperature: 35 } });
+    const fields: ReadingField[] = celsius.predict.outOfRange.map((o) => o.field);
+    assert.deepEqual(fields, ['AIR_TEMPERATURE', 'PROCESS_TEMPERATURE']);
+    for (const o of celsius.predict.outOfRange) assert.ok(o.value < o.trainingMin && o.trainingMin < o.trainingMax);
   });
 
   it('errors: BAD_USER_INPUT with violations surfaces as GraphQLRequestError', async () => {

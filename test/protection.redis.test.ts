@@ -128,8 +128,46 @@ describe('rate limit: Redis store', { skip }, () => {
     }
   });
 
+  it('fail memory (the default): limits per process while Redis is down, under traffic, and returns to Redis when it is back', async () => {
+    const s = await startServer({ RATE_LIMIT_REDIS_URL: redis.url, RATE_LIMIT_MAX: '5', RATE_LIMIT_REDIS_PREFIX: 'memory:' });
+    try {
+      assert.equal(s.config.rateLimit.failMode, 'memory');
+      await until('connected', () => s.logs.lines.some((l) => l.msg === 'rate limit store connected'));
+      const traffic = { stop: false, statuses: [] as number[] };
+      const background = (async () => {
+        while (!traffic.stop) traffic.statuses.push((await s.gql('{ health { status } }', undefined, { 'x-api-key': 'bystander' })).status);
+      })();
+      for (let i = 0; i < 2; i++) assert.ok((await s.gql(PREDICT, { i: NORMAL_READING })).body.data.predict);
+
+      await redis.stop();
+      await until('outage logged', () => s.logs.lines.some((l) => l.msg === 'rate limit store unavailable'));
+      // The in-memory fallback starts its own window: 5 pass, the 6th is refused, in this process.
+      const during = [];
+      for (let i = 0; i < 6; i++) during.push(await s.gql(PREDICT, { i: NORMAL_READING }));
+      assert.deepEqual(during.map((r) => r.status), [200, 200, 200, 200, 200, 429], 'still limited while Redis is down');
+      assert.ok(s.logs.lines.some((l) => l.failMode === 'memory' && /in memory/.test(String(l.msg))));
+      const rl = (await s.gql(RATE)).body.data.rateLimit;
+      assert.deepEqual({ available: rl.available, used: rl.used }, { available: false, used: 5 });
+
+      await redis.start(); // same port, empty: Redis's own fresh window
+      await until('reconnected', () => s.logs.lines.some((l) => l.msg === 'rate limit store reconnected'));
+      const after = [];
+      for (let i = 0; i < 6; i++) after.push(await s.gql(PREDICT, { i: NORMAL_READING }));
+      assert.deepEqual(after.map((r) => r.status), [200, 200, 200, 200, 200, 429], 'back on Redis');
+      assert.deepEqual(
+        { store: (await s.gql(RATE)).body.data.rateLimit.store, available: (await s.gql(RATE)).body.data.rateLimit.available },
+        { store: 'redis', available: true },
+      );
+      traffic.stop = true;
+      await background;
+      assert.ok(traffic.statuses.length > 0 && traffic.statuses.every((st) => st === 200), 'free traffic was served throughout');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('starts and serves when Redis is not there at all (fail open), and never logs the Redis URL', async () => {
-    const s = await startServer({ RATE_LIMIT_REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1', RATE_LIMIT_MAX: '1' });
+    const s = await startServer({ RATE_LIMIT_REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1', RATE_LIMIT_MAX: '1', RATE_LIMIT_FAIL_MODE: 'open' });
     try {
       await until('outage logged', () => s.logs.lines.some((l) => l.msg === 'rate limit store unavailable'));
       assert.ok((await s.gql(PREDICT, { i: NORMAL_READING })).body.data.predict);

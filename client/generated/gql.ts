@@ -14,19 +14,25 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "mutation ExplainBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}": typeof types.ExplainBatchDocument,
+    "mutation ExplainPrediction($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}": typeof types.ExplainPredictionDocument,
+    "fragment ExplanationFields on Explanation {\n  temperatureDifference\n  power\n  strain\n  drivers {\n    field\n    value\n    reference\n    effect\n  }\n}": typeof types.ExplanationFieldsFragmentDoc,
     "query Health {\n  health {\n    status\n    modelLoaded\n    device\n    uptimeSeconds\n    serverVersion\n    modelVersion\n  }\n}": typeof types.HealthDocument,
     "query ModelInfo {\n  modelInfo {\n    name\n    version\n    createdAt\n    datasetSha256\n    dataLicence\n    inputs {\n      field\n      column\n      unit\n      trainingMin\n      trainingMax\n    }\n    failureTypes {\n      failureType\n      label\n      f1 {\n        mean\n        std\n      }\n    }\n    anomalyThreshold\n    anomalyThresholdMethod\n    metrics {\n      protocol\n      binaryF1 {\n        mean\n        std\n      }\n      macroF1 {\n        mean\n        std\n      }\n      accuracy {\n        mean\n        std\n      }\n    }\n    device\n    availableProviders\n    batching {\n      maxBatchSize\n      maxBatchWaitMs\n      maxQueueRows\n      maxBatchRows\n      queuedRows\n      runs\n      rows\n      meanRowsPerRun\n    }\n  }\n}": typeof types.ModelInfoDocument,
     "mutation PredictBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n  }\n}": typeof types.PredictBatchDocument,
     "mutation Predict($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n  }\n}": typeof types.PredictDocument,
-    "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}": typeof types.PredictionFieldsFragmentDoc,
+    "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n  outOfRange {\n    field\n    value\n    trainingMin\n    trainingMax\n  }\n}": typeof types.PredictionFieldsFragmentDoc,
     "query RateLimit {\n  rateLimit {\n    enabled\n    available\n    identifiedBy\n    store\n    windowSeconds\n    limit\n    used\n    remaining\n    rowsLimit\n    rowsUsed\n    rowsRemaining\n    resetAt\n  }\n}": typeof types.RateLimitDocument,
 };
 const documents: Documents = {
+    "mutation ExplainBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}": types.ExplainBatchDocument,
+    "mutation ExplainPrediction($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}": types.ExplainPredictionDocument,
+    "fragment ExplanationFields on Explanation {\n  temperatureDifference\n  power\n  strain\n  drivers {\n    field\n    value\n    reference\n    effect\n  }\n}": types.ExplanationFieldsFragmentDoc,
     "query Health {\n  health {\n    status\n    modelLoaded\n    device\n    uptimeSeconds\n    serverVersion\n    modelVersion\n  }\n}": types.HealthDocument,
     "query ModelInfo {\n  modelInfo {\n    name\n    version\n    createdAt\n    datasetSha256\n    dataLicence\n    inputs {\n      field\n      column\n      unit\n      trainingMin\n      trainingMax\n    }\n    failureTypes {\n      failureType\n      label\n      f1 {\n        mean\n        std\n      }\n    }\n    anomalyThreshold\n    anomalyThresholdMethod\n    metrics {\n      protocol\n      binaryF1 {\n        mean\n        std\n      }\n      macroF1 {\n        mean\n        std\n      }\n      accuracy {\n        mean\n        std\n      }\n    }\n    device\n    availableProviders\n    batching {\n      maxBatchSize\n      maxBatchWaitMs\n      maxQueueRows\n      maxBatchRows\n      queuedRows\n      runs\n      rows\n      meanRowsPerRun\n    }\n  }\n}": types.ModelInfoDocument,
     "mutation PredictBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n  }\n}": types.PredictBatchDocument,
     "mutation Predict($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n  }\n}": types.PredictDocument,
-    "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}": types.PredictionFieldsFragmentDoc,
+    "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n  outOfRange {\n    field\n    value\n    trainingMin\n    trainingMax\n  }\n}": types.PredictionFieldsFragmentDoc,
     "query RateLimit {\n  rateLimit {\n    enabled\n    available\n    identifiedBy\n    store\n    windowSeconds\n    limit\n    used\n    remaining\n    rowsLimit\n    rowsUsed\n    rowsRemaining\n    resetAt\n  }\n}": types.RateLimitDocument,
 };
 
@@ -47,6 +53,18 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "mutation ExplainBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}"): (typeof documents)["mutation ExplainBatch($inputs: [SensorReadingInput!]!) {\n  predictBatch(inputs: $inputs) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation ExplainPrediction($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}"): (typeof documents)["mutation ExplainPrediction($input: SensorReadingInput!) {\n  predict(input: $input) {\n    ...PredictionFields\n    explanation {\n      ...ExplanationFields\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "fragment ExplanationFields on Explanation {\n  temperatureDifference\n  power\n  strain\n  drivers {\n    field\n    value\n    reference\n    effect\n  }\n}"): (typeof documents)["fragment ExplanationFields on Explanation {\n  temperatureDifference\n  power\n  strain\n  drivers {\n    field\n    value\n    reference\n    effect\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query Health {\n  health {\n    status\n    modelLoaded\n    device\n    uptimeSeconds\n    serverVersion\n    modelVersion\n  }\n}"): (typeof documents)["query Health {\n  health {\n    status\n    modelLoaded\n    device\n    uptimeSeconds\n    serverVersion\n    modelVersion\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -63,7 +81,7 @@ export function graphql(source: "mutation Predict($input: SensorReadingInput!) {
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}"): (typeof documents)["fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n}"];
+export function graphql(source: "fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n  outOfRange {\n    field\n    value\n    trainingMin\n    trainingMax\n  }\n}"): (typeof documents)["fragment PredictionFields on Prediction {\n  predictedFailureType\n  label\n  probability\n  failureProbability\n  probabilities {\n    failureType\n    label\n    probability\n  }\n  reconstructionError\n  anomalyThreshold\n  isAnomaly\n  device\n  modelVersion\n  outOfRange {\n    field\n    value\n    trainingMin\n    trainingMax\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

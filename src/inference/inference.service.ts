@@ -3,14 +3,37 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
-import type { Prediction } from '../schema/prediction.type';
 import { RowBatcher, type BatcherHooks, type BatcherStats } from './batcher';
+import {
+  explanationOf,
+  readingsOutOfRange,
+  referenceVariants,
+  type Explanation,
+  type OutOfRangeReading,
+  type TrainingRange,
+} from './explanation';
 import { checkGolden } from './model-check';
-import { loadModelArtifacts, ModelLoadError, type ModelManifest } from './model-manifest';
-import type { FailureType } from '../schema/failure-type.enum';
-import { decodePredictions, INPUT_WIDTH, packReadings, type DecodeOptions, type ModelOutputs, type Reading } from './model-io';
+import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
+import {
+  decodePredictions,
+  INPUT_WIDTH,
+  packReadings,
+  type DecodeOptions,
+  type FailureTypeName,
+  type ModelOutputs,
+  type PredictionShape,
+  type Reading,
+} from './model-io';
 
 export type { ModelOutputs, Reading } from './model-io';
+
+/**
+ * What the service answers for one reading: the prediction, plus the reading it answers (not part of
+ * the prediction's fields; explanations and the range check start from it).
+ */
+export interface PredictionResult extends PredictionShape<FailureTypeName> {
+  readonly reading: Reading;
+}
 
 export interface InferenceServiceOptions {
   modelDir: string;
@@ -29,14 +52,14 @@ export interface InferenceServiceOptions {
 
 export type LiveDevice = 'cpu' | 'cuda';
 
-
 /**
  * The one ONNX session of the process and the batcher in front of it.
  * Created loaded (`create`), or not at all.
  */
 export class InferenceService {
-  private readonly batcher: RowBatcher<Reading, Prediction>;
-  private readonly decode: DecodeOptions<FailureType>;
+  private readonly batcher: RowBatcher<Reading, PredictionResult>;
+  private readonly decode: DecodeOptions<FailureTypeName>;
+  private readonly envelope: TrainingRange[];
   private released = false;
 
   private constructor(
@@ -51,7 +74,8 @@ export class InferenceService {
       device,
       modelVersion: manifest.version,
     };
-    this.batcher = new RowBatcher<Reading, Prediction>({
+    this.envelope = trainingEnvelope(manifest);
+    this.batcher = new RowBatcher<Reading, PredictionResult>({
       runBatch: (rows) => this.runBatch(rows),
       maxBatchSize: options.maxBatchSize,
       maxWaitMs: options.maxBatchWaitMs,
@@ -84,18 +108,39 @@ export class InferenceService {
   }
 
   /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
-  predict(reading: Reading, signal?: AbortSignal): Promise<Prediction> {
+  predict(reading: Reading, signal?: AbortSignal): Promise<PredictionResult> {
     return this.batcher.load(reading, signal);
   }
 
   /** Scores every reading in one model version, or fails whole. */
-  predictMany(readings: readonly Reading[], signal?: AbortSignal): Promise<Prediction[]> {
+  predictMany(readings: readonly Reading[], signal?: AbortSignal): Promise<PredictionResult[]> {
     return this.batcher.loadAll(readings, signal);
   }
 
   /** Compares this session's outputs with golden.json in the model directory (a reload's acceptance test). */
   checkGolden(): Promise<void> {
     return checkGolden(this, path.join(this.options.modelDir, 'golden.json'));
+  }
+
+  /**
+   * Why `prediction` came out as it did. Its reading's five reference variants join the same batcher
+   * queue as ordinary rows, so the explanations asked for in one turn of the event loop (every row of a
+   * predictBatch) share ONNX runs instead of costing one run each.
+   */
+  async explain(prediction: PredictionResult): Promise<Explanation> {
+    const { reading } = prediction;
+    const variants = await this.batcher.loadAll(referenceVariants(reading, this.manifest.references));
+    return explanationOf(
+      reading,
+      prediction.failureProbability,
+      variants.map((v) => v.failureProbability),
+      this.manifest.references,
+    );
+  }
+
+  /** The readings outside the training envelope (model.json column min/max); no model run. */
+  outOfRange(reading: Reading): OutOfRangeReading[] {
+    return readingsOutOfRange(reading, this.envelope);
   }
 
   stats(): BatcherStats {
@@ -131,7 +176,7 @@ export class InferenceService {
     await this.session.release();
   }
 
-  private async runBatch(rows: readonly Reading[]): Promise<Prediction[]> {
+  private async runBatch(rows: readonly Reading[]): Promise<PredictionResult[]> {
     let outputs: ModelOutputs;
     try {
       outputs = await this.runModel(packReadings(rows), rows.length);
@@ -139,7 +184,8 @@ export class InferenceService {
       this.options.onRunError?.(err);
       throw inferenceFailed();
     }
-    return decodePredictions(outputs, rows.length, this.decode);
+    // In place: a 1,000-row batch should not copy its predictions to add one property.
+    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { reading: rows[i] }));
   }
 }
 

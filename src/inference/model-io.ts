@@ -19,6 +19,18 @@ export const INPUT_WIDTH = INPUT_FIELDS.length;
 /** The model's numeric encoding of the product type (input column 6). */
 export const PRODUCT_TYPE_CODE: Readonly<Record<'L' | 'M' | 'H', number>> = { L: 0, M: 1, H: 2 };
 
+/** The model's output columns (model.json `outputs.probabilities.labels`), in order; column 0 is "no failure". */
+export const FAILURE_TYPES = [
+  'NO_FAILURE',
+  'HEAT_DISSIPATION_FAILURE',
+  'POWER_FAILURE',
+  'OVERSTRAIN_FAILURE',
+  'TOOL_WEAR_FAILURE',
+  'RANDOM_FAILURES',
+] as const;
+
+export type FailureTypeName = (typeof FAILURE_TYPES)[number];
+
 export interface Reading {
   airTemperature: number;
   processTemperature: number;

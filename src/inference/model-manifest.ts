@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FailureType } from '../schema/failure-type.enum';
-import { INPUT_FIELDS } from './model-io';
+import { NUMERIC_FIELDS, type References, type TrainingRange } from './explanation';
+import { FAILURE_TYPES, INPUT_FIELDS, PRODUCT_TYPE_CODE, type FailureTypeName } from './model-io';
 
 /** The parts of models/model.json the server relies on (training writes more; see models/README.md). */
 export interface ModelManifest {
@@ -16,13 +16,18 @@ export interface ModelManifest {
     columns: Array<{ field: string; column: string; unit: string; min?: number; max?: number }>;
   };
   outputs: {
-    probabilities: { name: string; labels: Array<{ enum: FailureType; label: string }> };
+    probabilities: { name: string; labels: Array<{ enum: FailureTypeName; label: string }> };
     reconstructionError: { name: string };
   };
   anomaly: { threshold: number; method: string };
+  /**
+   * A typical value of every numeric reading per product type (the per-type medians of the training
+   * data, written by training): where explanations move each reading back to.
+   */
+  references: References;
   metrics: {
     protocol?: string;
-    perClassF1?: Partial<Record<FailureType, { mean: number; std: number }>>;
+    perClassF1?: Partial<Record<FailureTypeName, { mean: number; std: number }>>;
     binaryF1?: { mean: number; std: number };
     macroF1?: { mean: number; std: number };
     accuracy?: { mean: number; std: number };
@@ -37,8 +42,6 @@ export class ModelLoadError extends Error {
   }
 }
 
-
-const FAILURE_TYPES = Object.values(FailureType);
 
 function fail(file: string, message: string): never {
   throw new ModelLoadError(`${file}: ${message}`);
@@ -78,6 +81,7 @@ export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: 
   if (!Number.isFinite(manifest.anomaly?.threshold) || manifest.anomaly.threshold <= 0) {
     fail(manifestPath, '"anomaly.threshold" must be a positive number');
   }
+  checkReferences(manifestPath, manifest);
   manifest.metrics ??= {};
   manifest.dataset ??= { sha256: 'unknown', licence: 'unknown' };
 
@@ -93,4 +97,40 @@ export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: 
     fail(onnxPath, `SHA-256 ${digest} does not match model.json (${manifest.onnx.sha256}): the file is corrupt or belongs to another model`);
   }
   return { manifest, onnx };
+}
+
+/**
+ * Explanations and the out-of-range check need, for every numeric input, its training range and a
+ * reference per product type inside that range; a model written before training recorded them cannot
+ * explain anything, so it stops start-up here rather than failing on the first `explanation`.
+ */
+function checkReferences(file: string, manifest: ModelManifest): void {
+  for (const field of NUMERIC_FIELDS) {
+    const column = manifest.inputs.columns.find((c) => c.field === field)!;
+    if (!Number.isFinite(column.min) || !Number.isFinite(column.max) || column.min! > column.max!) {
+      fail(file, `"inputs.columns" entry ${field} needs finite "min" <= "max" (its training range)`);
+    }
+  }
+  const references = manifest.references as unknown;
+  if (typeof references !== 'object' || references === null) {
+    fail(file, `"references" is missing: it must give ${NUMERIC_FIELDS.join(', ')} for each product type ${Object.keys(PRODUCT_TYPE_CODE).join(', ')} (per-type training medians); retrain with \`npm run train\``);
+  }
+  for (const type of Object.keys(PRODUCT_TYPE_CODE)) {
+    const perType = (references as Record<string, unknown>)[type];
+    for (const field of NUMERIC_FIELDS) {
+      const value = (perType as Record<string, unknown> | undefined)?.[field];
+      const column = manifest.inputs.columns.find((c) => c.field === field)!;
+      if (typeof value !== 'number' || !(value >= column.min! && value <= column.max!)) {
+        fail(file, `"references.${type}.${field}" must be a number within its training range [${column.min}, ${column.max}], got ${JSON.stringify(value)}`);
+      }
+    }
+  }
+}
+
+/** The training range of each numeric input, in model input order (checked by loadModelArtifacts). */
+export function trainingEnvelope(manifest: ModelManifest): TrainingRange[] {
+  return NUMERIC_FIELDS.map((field) => {
+    const column = manifest.inputs.columns.find((c) => c.field === field)!;
+    return { field, min: column.min!, max: column.max! };
+  });
 }

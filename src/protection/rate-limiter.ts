@@ -1,5 +1,12 @@
 import cluster from 'node:cluster';
-import type { GraphQLResolveInfo } from 'graphql';
+import {
+  getDirectiveValues,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
+  Kind,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
 import type { Logger } from 'pino';
 import type { MiddlewareFn } from 'type-graphql';
 import type { Config } from '../config';
@@ -10,22 +17,55 @@ import { RedisRateLimitStore } from './redis-store';
 import { MemoryRateLimitStore, type Cost, type Decision, type Limits, type RateLimitStore, type Usage } from './store';
 
 /**
+ * Rows one reading costs when its `explanation` is selected: the reading plus the five
+ * one-field-changed variants the model scores to explain it.
+ */
+export const EXPLAINED_ROW_COST = 6;
+
+/**
  * What each root field costs. Only the fields that run inference are counted; everything else is free:
  * `health` and `rateLimit` (so clients can always look before they spend), `modelInfo` (a few
  * object reads, no inference) and introspection. Free fields are still bounded by the query limits
  * (root fields, aliases, cost) and by the per-request budget. A `predict` is 1 operation and 1 row; a
- * `predictBatch` is 1 operation and one row per reading, so a batch is no way around the limit. A batch
- * whose size breaks MAX_BATCH_ROWS is charged its operation only: validation refuses it without scoring anything.
+ * `predictBatch` is 1 operation and one row per reading, so a batch is no way around the limit. Selecting
+ * `explanation` makes each reading cost EXPLAINED_ROW_COST rows, because that is what it costs the model.
+ * A batch whose size breaks MAX_BATCH_ROWS is charged its operation only: validation refuses it without scoring anything.
  */
 export function costOf(info: GraphQLResolveInfo, args: Record<string, unknown>, maxBatchRows: number): Cost | undefined {
   if (info.parentType.name !== 'Mutation') return undefined;
-  if (info.fieldName === 'predict') return { ops: 1, rows: 1 };
-  if (info.fieldName === 'predictBatch') {
-    const inputs = args.inputs;
-    const n = Array.isArray(inputs) ? inputs.length : 0;
-    return { ops: 1, rows: n >= 1 && n <= maxBatchRows ? n : 0 };
-  }
-  return undefined;
+  if (info.fieldName !== 'predict' && info.fieldName !== 'predictBatch') return undefined;
+  const perRow = selectsExplanation(info) ? EXPLAINED_ROW_COST : 1;
+  if (info.fieldName === 'predict') return { ops: 1, rows: perRow };
+  const inputs = args.inputs;
+  const n = Array.isArray(inputs) ? inputs.length : 0;
+  return { ops: 1, rows: n >= 1 && n <= maxBatchRows ? n * perRow : 0 };
+}
+
+/**
+ * Whether the field being resolved selects `explanation` on its result, looking through fragments and
+ * honouring @skip/@include as execution will (so a skipped explanation is not charged).
+ */
+function selectsExplanation(info: GraphQLResolveInfo): boolean {
+  const seen = new Set<string>();
+  const included = (node: Parameters<typeof getDirectiveValues>[1]) =>
+    getDirectiveValues(GraphQLSkipDirective, node, info.variableValues)?.if !== true &&
+    getDirectiveValues(GraphQLIncludeDirective, node, info.variableValues)?.if !== false;
+  const search = (set: SelectionSetNode | undefined): boolean => {
+    if (!set) return false;
+    for (const sel of set.selections) {
+      if (!included(sel)) continue;
+      if (sel.kind === Kind.FIELD) {
+        if (sel.name.value === 'explanation') return true;
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        if (search(sel.selectionSet)) return true;
+      } else if (!seen.has(sel.name.value)) {
+        seen.add(sel.name.value);
+        if (search(info.fragments[sel.name.value]?.selectionSet)) return true;
+      }
+    }
+    return false;
+  };
+  return info.fieldNodes.some((node) => search(node.selectionSet));
 }
 
 /** One budget's standing after a decision, for the RateLimit response headers. */
@@ -56,7 +96,8 @@ const NO_ROW_LIMIT = Number.MAX_SAFE_INTEGER;
  *
  * When the shared Redis store fails, RATE_LIMIT_FAIL_MODE decides: `memory` (default) limits with
  * per-process in-memory stores until Redis answers again (every call tries Redis first, and its
- * commands fail fast while it is away), `open` serves unlimited, `closed` refuses counted calls.
+ * commands fail fast while it is away), `open` serves unlimited, `closed` refuses counted calls (the
+ * request budget then limits per process in memory, so health and rateLimit still answer).
  */
 export class RateLimiter {
   readonly limits: Limits;
@@ -171,9 +212,9 @@ export class RateLimiter {
         case 'open':
           return undefined;
         case 'closed':
-          if (family === 'requests') {
-            throw new HttpError(503, ErrorCode.RATE_LIMITED, 'Rate limiting is unavailable; retry after 1 s', { reason: 'STORE_UNAVAILABLE', retryAfter: 1 }, { 'retry-after': '1' });
-          }
+          // `closed` refuses counted calls; the request budget (an abuse guard on every request, free
+          // queries included) keeps limiting per process instead of taking the whole API down with Redis.
+          if (family === 'requests') return this.memory.requests.reserve(id, cost, limits);
           throw rateLimitUnavailable(1);
       }
     }

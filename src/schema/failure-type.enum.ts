@@ -1,14 +1,20 @@
 import { registerEnumType } from 'type-graphql';
+import type { FailureTypeName } from '../inference/model-io';
 
-/** Declaration order is the model's output column order (models/model.json `outputs.probabilities.labels`). */
-export enum FailureType {
-  NO_FAILURE = 'NO_FAILURE',
-  HEAT_DISSIPATION_FAILURE = 'HEAT_DISSIPATION_FAILURE',
-  POWER_FAILURE = 'POWER_FAILURE',
-  OVERSTRAIN_FAILURE = 'OVERSTRAIN_FAILURE',
-  TOOL_WEAR_FAILURE = 'TOOL_WEAR_FAILURE',
-  RANDOM_FAILURES = 'RANDOM_FAILURES',
-}
+/**
+ * Declaration order is the model's output column order (models/model.json `outputs.probabilities.labels`).
+ * An enum-like object rather than a TS enum: its values are the inference layer's plain strings, so
+ * predictions pass from src/inference to GraphQL unmapped, and `satisfies` keeps the two lists equal.
+ */
+export const FailureType = {
+  NO_FAILURE: 'NO_FAILURE',
+  HEAT_DISSIPATION_FAILURE: 'HEAT_DISSIPATION_FAILURE',
+  POWER_FAILURE: 'POWER_FAILURE',
+  OVERSTRAIN_FAILURE: 'OVERSTRAIN_FAILURE',
+  TOOL_WEAR_FAILURE: 'TOOL_WEAR_FAILURE',
+  RANDOM_FAILURES: 'RANDOM_FAILURES',
+} as const satisfies { [K in FailureTypeName]: K };
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
 registerEnumType(FailureType, {
   name: 'FailureType',

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type ValidatorFn } from 'type-graphql';
-import { badUserInput, invalidReadings, type Violation } from '../errors';
+import { batchSizeOutOfRange, invalidReadings, type Violation } from '../errors';
 import { CompiledValidator } from './reading-validator';
 import { SensorReadingInput } from './sensor-reading.input';
 
@@ -23,12 +23,7 @@ export function createValidateFn(maxBatchRows: number): ValidatorFn {
     if (Array.isArray(arg)) {
       if (arg.length > 0 && !(arg[0] instanceof SensorReadingInput)) return;
       if (arg.length < 1 || arg.length > maxBatchRows) {
-        throw badUserInput(`inputs must hold 1 to ${maxBatchRows} readings, got ${arg.length}`, {
-          field: 'inputs',
-          value: arg.length,
-          constraint: arg.length < 1 ? 'arrayMinSize' : 'arrayMaxSize',
-          bound: arg.length < 1 ? 1 : maxBatchRows,
-        });
+        throw batchSizeOutOfRange(arg.length, maxBatchRows);
       }
       const violations: Violation[] = [];
       for (let i = 0; i < arg.length; i++) {

@@ -29,7 +29,10 @@ export class RateLimit {
   @Field(() => Int, { description: 'Operations left in the current window.' })
   remaining!: number;
 
-  @Field(() => Int, { description: 'Readings (rows) allowed per window across predict and predictBatch (RATE_LIMIT_ROWS_MAX).' })
+  @Field(() => Int, {
+    description:
+      'Readings (rows) allowed per window across predict and predictBatch (RATE_LIMIT_ROWS_MAX). A reading whose `explanation` is selected counts 6 (itself and the five variants the model scores to explain it).',
+  })
   rowsLimit!: number;
 
   @Field(() => Int, { description: 'Readings spent in the current window.' })
