@@ -62,6 +62,26 @@ describe('reloadModel: new models without downtime', () => {
     assert.equal(s.models.service().manifest.version, original);
   });
 
+  it('accepts an admin key where API keys are required, and keeps an ordinary key from reloading', async () => {
+    const keyed = await startServer({
+      MODEL_DIR: model.dir,
+      API_KEYS: sha256('ordinary-key'),
+      ADMIN_API_KEYS: sha256(ADMIN_KEY),
+      RATE_LIMIT_ENABLED: 'false',
+    });
+    try {
+      const ordinary = await keyed.gql(RELOAD, undefined, { 'x-api-key': 'ordinary-key' });
+      assert.equal(ordinary.body.errors?.[0].extensions?.code, 'FORBIDDEN');
+      const admin = await keyed.gql(RELOAD, undefined, ADMIN);
+      assert.equal(admin.status, 200);
+      assert.equal(admin.body.errors, undefined);
+      assert.equal(admin.body.data.reloadModel.version, original);
+      assert.equal((await keyed.gql(RELOAD)).status, 401, 'no key at all is still UNAUTHENTICATED');
+    } finally {
+      await keyed.close();
+    }
+  });
+
   it('five reloads under predict and predictBatch load: no failed request, one version per batch', async () => {
     const before = await scrape(s.origin);
     const versions = [original];
