@@ -54,9 +54,10 @@ describe('WORKERS=2: one port, exact shared budgets, aggregated metrics, signals
     const { body } = await fetch(`${origin}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: '{ rateLimit { store used remaining } }' }),
+      body: JSON.stringify({ query: '{ rateLimit { store used remaining requestsUsed } }' }),
     }).then(async (r) => ({ body: (await r.json()) as any }));
-    assert.deepEqual(body.data.rateLimit, { store: 'cluster', used: 10, remaining: 0 });
+    // The request budget too is one across workers: 200 predicts and this query.
+    assert.deepEqual(body.data.rateLimit, { store: 'cluster', used: 10, remaining: 0, requestsUsed: 201 });
   });
 
   it('replaces a worker that dies', async () => {

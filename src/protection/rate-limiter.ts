@@ -194,14 +194,19 @@ export class RateLimiter {
     return Math.round(this.limits.windowMs / 1000);
   }
 
+  /**
+   * Where the request budget lives: beside the in-memory (or cluster) budget store, a store of its own
+   * (one window length per MemoryRateLimitStore); on Redis, the same store under `req:` keys.
+   */
+  private get requestStore(): RateLimitStore {
+    if (this.store === this.memory.budgets) return this.memory.requests;
+    if (this.cluster !== undefined && this.store === this.cluster.budgets) return this.cluster.requests;
+    return this.store;
+  }
+
   /** Reserve on the shared store; on its failure, the fail mode's answer (undefined = serve unlimited). */
   private async reserve(family: 'budgets' | 'requests', id: string, cost: Cost, limits: Limits): Promise<Decision | undefined> {
-    const primary =
-      family === 'requests' && this.store === this.memory.budgets
-        ? this.memory.requests
-        : family === 'requests' && this.cluster !== undefined
-          ? this.cluster.requests
-          : this.store;
+    const primary = family === 'requests' ? this.requestStore : this.store;
     try {
       return await primary.reserve(id, cost, limits);
     } catch (err) {
@@ -223,7 +228,7 @@ export class RateLimiter {
   /** The caller's spending, without spending. */
   async status(clientId: string): Promise<RateLimitStatus> {
     const requestsBase = { limit: this.requestLimits.maxOps, windowSeconds: Math.round(this.requestLimits.windowMs / 1000) };
-    const requestStore = this.store === this.memory.budgets ? this.memory.requests : this.store;
+    const requestStore = this.requestStore;
     try {
       const [budgets, requests] = await Promise.all([
         this.store.peek(clientId, this.limits),
