@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 
 export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -18,6 +19,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Human-readable log lines through pino-pretty (a development dependency: development only). */
+  logPretty: boolean;
   modelDir: string;
   inferenceDevice: InferenceDevice;
   /** Intra-op threads for the ONNX session. */
@@ -241,6 +244,30 @@ function trustProxy(env: Env): false | number | string[] {
   return entries;
 }
 
+/**
+ * Reads a `.env` file into `env` before loadConfig: `ENV_FILE` names the file (relative to `cwd`), else
+ * `cwd/.env` is read when present. Variables already set win over the file, so a deployment's environment
+ * is never overridden by a file left in the working directory. process.loadEnvFile would also not
+ * override, but it writes only to process.env; parseEnv lets tests pass their own env.
+ * Returns the file read, or undefined when there was none.
+ */
+export function loadEnvFile(env: Env = process.env, cwd: string = process.cwd()): string | undefined {
+  const named = env.ENV_FILE?.trim() || undefined;
+  const file = path.resolve(cwd, named ?? '.env');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (named === undefined && code === 'ENOENT') return undefined;
+    throw new ConfigError('ENV_FILE', `cannot read ${file}: ${code ?? (err as Error).message}`);
+  }
+  for (const [name, value] of Object.entries(parseEnv(text))) {
+    if (env[name] === undefined) env[name] = value;
+  }
+  return file;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -257,6 +284,10 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 4000, 0, 65_535);
   const metricsPort = int(env, 'METRICS_PORT', port, 0, 65_535);
   const requestWindow = str(env, 'REQUEST_LIMIT_WINDOW', '1m');
+  const logPretty = bool(env, 'LOG_PRETTY', false);
+  if (logPretty && nodeEnv !== 'development') {
+    throw new ConfigError('LOG_PRETTY', `only with NODE_ENV=development (pino-pretty is a development dependency), got NODE_ENV=${nodeEnv}`);
+  }
 
   return {
     nodeEnv,
@@ -266,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),
+    logPretty,
     modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),
     inferenceDevice: oneOf<InferenceDevice>(env, 'INFERENCE_DEVICE', 'auto', ['auto', 'cpu', 'cuda']),
     inferenceThreads: int(env, 'INFERENCE_THREADS', 1, 1, 256),
@@ -312,7 +344,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
       window: requestWindow,
     },
-    maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 50_000, 100, 10_000_000),
+    maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 25_000, 100, 10_000_000),
     maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
     compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
   };

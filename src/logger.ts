@@ -1,8 +1,20 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from './config';
 
-/** Structured JSON logs on stdout. Key material never reaches a log line (see redact). */
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+/**
+ * Structured JSON logs on stdout. Key material never reaches a log line (see redact).
+ * With `logPretty` (LOG_PRETTY, development only; `npm run dev` turns it on) lines go through pino-pretty
+ * in a worker thread instead: readable in a terminal, too slow and unparseable for production.
+ */
+export function createLogger(
+  config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logPretty'>>,
+  destination?: pino.DestinationStream,
+): Logger {
+  const stream =
+    destination ??
+    (config.logPretty
+      ? pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } })
+      : pino.destination({ sync: false }));
   return pino(
     {
       level: config.logLevel,
@@ -11,6 +23,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'apiKey'], remove: true },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ sync: false }),
+    stream,
   );
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { attachProcess, runPrimary } from './cluster';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, loadEnvFile } from './config';
 import { ModelHost } from './inference/model-host';
 import { createLogger } from './logger';
 import { createApp, loadModel } from './server';
@@ -10,6 +10,7 @@ import { createApp, loadModel } from './server';
 async function main(): Promise<void> {
   let config;
   try {
+    loadEnvFile();
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {

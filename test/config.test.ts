@@ -31,7 +31,7 @@ describe('loadConfig', () => {
     assert.equal(c.rateLimit.failMode, 'memory');
     assert.equal(c.trustProxy, false);
     assert.deepEqual(c.requestLimit, { max: 600, windowMs: 60_000, window: '1m' });
-    assert.equal(c.maxQueryTokens, 50_000);
+    assert.equal(c.maxQueryTokens, 25_000);
     assert.equal(c.maxEventLoopDelayMs, 1_000);
     assert.equal(c.compressionThresholdBytes, 1_024);
     assert.equal(c.introspection, true);

@@ -37,6 +37,8 @@ export async function registerConsole(fastify: FastifyInstance, root: string): P
       setHeaders: (res, file) => {
         const relative = path.relative(base, file).split(path.sep).join('/');
         res.header('cache-control', HASHED_ASSET.test(relative) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        // RFC 9239's type for JavaScript (send's mime table still says application/javascript).
+        if (/\.m?js$/.test(relative)) res.header('content-type', 'text/javascript; charset=utf-8');
       },
     });
   }

@@ -17,8 +17,15 @@ export function toHttpError(err: unknown, bodyLimit: number): HttpError {
       return new HttpError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'POST /graphql needs Content-Type: application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is empty; send a JSON object with a "query"');
+    case 'FST_STATIC_FORBIDDEN_PATH':
+      // A traversal attempt under /console/: answered like any missing file, saying nothing of the tree.
+      return new HttpError(404, ErrorCode.NOT_FOUND, 'Not found');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body length does not match Content-Length');
+  }
+  if (e.statusCode === 403) {
+    // @fastify/send refusing a path (dot segments, traversal): answered like any missing file.
+    return new HttpError(404, ErrorCode.NOT_FOUND, 'Not found');
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new HttpError(e.statusCode, ErrorCode.BAD_REQUEST, e.message ?? 'Bad request');
