@@ -30,6 +30,8 @@ import { rateLimitHeaders } from './http/rate-limit-headers';
 import { errorPayload, errorReply, toHttpError } from './http/errors';
 import { tracePlugin, traceFromBody } from './http/trace';
 import type { ModelHost } from './inference/model-host';
+import type { Metrics } from './observability/metrics';
+import { metricsPlugin } from './observability/metrics.plugin';
 import type { Protection } from './protection';
 import type { BudgetState } from './protection/rate-limiter';
 import { jitGateway } from './schema/executor';
@@ -42,6 +44,8 @@ export interface AppOptions {
   protection: Protection;
   /** Where the built operator console is; undefined: not served. */
   consoleDir?: string;
+  /** Prometheus metrics: recorded by a plugin, served at GET /metrics unless METRICS_PORT names another port. */
+  metrics?: Metrics;
 }
 
 /** Per-request state the edge keeps beside Fastify's request (identity, budgets, trace). */
@@ -109,6 +113,10 @@ export class App {
     });
   }
 
+  get metrics(): Metrics | undefined {
+    return this.options.metrics;
+  }
+
   /** The node:http server under Fastify (for timeouts and tests). */
   get httpServer(): http.Server {
     return this.fastify.server;
@@ -153,6 +161,7 @@ export class App {
           ? landingPagePlugin<AppContext>({ consoleUrl: options.consoleDir !== undefined ? '/console/' : undefined })
           : ApolloServerPluginLandingPageDisabled(),
         ...protection.plugins,
+        ...(options.metrics ? [metricsPlugin(options.metrics, schema)] : []),
       ],
     });
     await apollo.start();
@@ -201,6 +210,9 @@ export class App {
       const httpError = toHttpError(err, config.bodyLimitBytes);
       if (httpError.status >= 500) logger.error({ err, requestId: request.id }, 'unhandled request error');
       if (request.edge) this.traceError(request.edge, httpError.code);
+      if (httpError.code === ErrorCode.RATE_LIMITED && httpError.extensions.budget === 'requests') {
+        this.options.metrics?.rateLimitRefused('requests');
+      }
       return errorReply(reply, httpError);
     });
     fastify.setNotFoundHandler((request, reply) =>
@@ -240,6 +252,16 @@ export class App {
       return { status: models.state.status };
     });
 
+    const metrics = this.options.metrics;
+    if (metrics && config.metrics.port === undefined) {
+      // Like the probes: no API key, no budget, not refused for load (a scrape is how an operator sees it).
+      fastify.get('/metrics', probe, async (_request, reply) => {
+        const { contentType, body } = await metrics.metricsText();
+        reply.header('content-type', contentType);
+        return body;
+      });
+    }
+
     if (config.landingPage) fastify.get('/', async (_request, reply) => reply.redirect('/graphql', 302));
     // The schema as SDL, sorted as the committed schema.graphql is: whoever may introspect may read it.
     if (config.introspection) {
@@ -251,8 +273,13 @@ export class App {
     const corsOrigins = new Set(config.corsOrigins);
     const allowAll = corsOrigins.has('*');
     const handler = fastifyApolloHandler<AppContext>(apollo, {
-      context: async (request) => {
+      context: async (request, reply) => {
         const edge = request.edge!;
+        // Fires when the client goes away before its response is written: its queued rows are dropped.
+        const abandoned = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) abandoned.abort();
+        });
         return {
           config,
           models,
@@ -263,6 +290,7 @@ export class App {
           limiter: protection.limiter,
           budgets: edge.budgets,
           trace: edge.trace,
+          signal: abandoned.signal,
         };
       },
     });

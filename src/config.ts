@@ -4,6 +4,7 @@
  * the variable, instead of surfacing later as a strange runtime error.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 
@@ -30,6 +31,8 @@ export interface Config {
   maxBatchWaitMs: number;
   /** Most rows waiting for or in inference; more fail fast with SERVER_BUSY. */
   maxQueueRows: number;
+  /** Longest a row may wait for a run before its request gets SERVER_BUSY with retryAfter. */
+  maxQueueWaitMs: number;
   /** Most rows one predictBatch call takes. */
   maxBatchRows: number;
   /**
@@ -64,6 +67,15 @@ export interface Config {
   };
   /** Accepted API key hashes, from API_KEYS and API_KEYS_FILE together (empty: keys not required). */
   apiKeys: { hashes: string[]; file: string | undefined };
+  /** Admin key hashes (ADMIN_API_KEYS and ADMIN_API_KEYS_FILE): may run reloadModel. Empty: nobody may. */
+  adminApiKeys: { hashes: string[]; file: string | undefined };
+  metrics: {
+    enabled: boolean;
+    /** A separate listener for GET /metrics; undefined: served on the API's own port. */
+    port: number | undefined;
+  };
+  /** Worker processes behind the port (node:cluster); 1 runs no cluster. WORKERS=auto: one per core. */
+  workers: number;
   /**
    * Which proxies may set X-Forwarded-For (Fastify's trustProxy, proxy-addr semantics): false (none,
    * the socket's address is the client), a hop count (1 = one proxy in front, the client is the address
@@ -157,23 +169,23 @@ function origins(env: Env, name: string, fallback: string[]): string[] {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-function apiKeyHashesFromEnv(env: Env): string[] {
-  const hashes = list(env, 'API_KEYS', []).map((h) => h.toLowerCase());
+function apiKeyHashesFromEnv(env: Env, name: string): string[] {
+  const hashes = list(env, name, []).map((h) => h.toLowerCase());
   for (const hash of hashes) {
     if (!SHA256_HEX.test(hash)) {
-      throw new ConfigError('API_KEYS', 'expected comma-separated SHA-256 hex digests of the keys (never the keys)');
+      throw new ConfigError(name, 'expected comma-separated SHA-256 hex digests of the keys (never the keys)');
     }
   }
   return hashes;
 }
 
-/** API_KEYS_FILE: one SHA-256 hex digest per line; blank lines and `#` comments ignored. */
-function apiKeyHashesFromFile(file: string): string[] {
+/** <name>_FILE: one SHA-256 hex digest per line; blank lines and `#` comments ignored. */
+function apiKeyHashesFromFile(file: string, name: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('API_KEYS_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(name, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const hashes: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -181,12 +193,25 @@ function apiKeyHashesFromFile(file: string): string[] {
     if (line === '') return;
     // The message never echoes the line: it may be a raw key pasted by mistake.
     if (!SHA256_HEX.test(line)) {
-      throw new ConfigError('API_KEYS_FILE', `line ${i + 1} is not a SHA-256 hex digest (store hashes of keys, never keys)`);
+      throw new ConfigError(name, `line ${i + 1} is not a SHA-256 hex digest (store hashes of keys, never keys)`);
     }
     hashes.push(line);
   });
-  if (hashes.length === 0) throw new ConfigError('API_KEYS_FILE', `${file} holds no key hashes`);
+  if (hashes.length === 0) throw new ConfigError(name, `${file} holds no key hashes`);
   return hashes;
+}
+
+/** `<prefix>` (comma-separated digests) and `<prefix>_FILE` together, deduplicated. */
+function keyHashes(env: Env, prefix: 'API_KEYS' | 'ADMIN_API_KEYS'): { hashes: string[]; file: string | undefined } {
+  const fileVar = `${prefix}_FILE`;
+  const file = env[fileVar]?.trim() || undefined;
+  return { hashes: [...new Set([...apiKeyHashesFromEnv(env, prefix), ...(file ? apiKeyHashesFromFile(file, fileVar) : [])])], file };
+}
+
+/** WORKERS: a count, or `auto` for one per core. */
+function workers(env: Env): number {
+  const raw = str(env, 'WORKERS', '1').toLowerCase();
+  return raw === 'auto' ? availableParallelism() : int(env, 'WORKERS', 1, 1, 256);
 }
 
 const IPV4_OR_6 = /^[0-9a-f.:]+(\/\d{1,3})?$/i;
@@ -252,13 +277,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('MAX_QUEUE_ROWS', `must be at least MAX_BATCH_ROWS (${maxBatchRows}), got ${maxQueueRows}`);
   }
   const window = str(env, 'RATE_LIMIT_WINDOW', '15m');
-  const apiKeysFile = env.API_KEYS_FILE?.trim() || undefined;
-  const apiKeyHashes = [...new Set([...apiKeyHashesFromEnv(env), ...(apiKeysFile ? apiKeyHashesFromFile(apiKeysFile) : [])])];
   const redisUrl = env.RATE_LIMIT_REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('RATE_LIMIT_REDIS_URL', `expected redis://host:port, got "${redisUrl}"`);
   }
   const port = int(env, 'PORT', 4000, 0, 65_535);
+  const metricsPort = int(env, 'METRICS_PORT', port, 0, 65_535);
   const requestWindow = str(env, 'REQUEST_LIMIT_WINDOW', '1m');
   const logPretty = bool(env, 'LOG_PRETTY', false);
   if (logPretty && nodeEnv !== 'development') {
@@ -280,6 +304,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_024, 1, 100_000),
     maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
     maxQueueRows,
+    maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
     maxBatchRows,
     graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1_024, 104_857_600),
@@ -305,7 +330,13 @@ export function loadConfig(env: Env = process.env): Config {
       memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
       redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
     },
-    apiKeys: { hashes: apiKeyHashes, file: apiKeysFile },
+    apiKeys: keyHashes(env, 'API_KEYS'),
+    adminApiKeys: keyHashes(env, 'ADMIN_API_KEYS'),
+    metrics: {
+      enabled: bool(env, 'METRICS_ENABLED', true),
+      port: metricsPort === port ? undefined : metricsPort,
+    },
+    workers: workers(env),
     trustProxy: trustProxy(env),
     serveConsole: bool(env, 'SERVE_CONSOLE', !production),
     requestLimit: {

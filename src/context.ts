@@ -17,6 +17,8 @@ export interface AppContext {
   limiter: RateLimiter | undefined;
   /** Rate-limit budgets this request touched, for the RateLimit response headers (the edge reads them). */
   budgets: BudgetState[];
+  /** Aborts when the client disconnects before its response: its rows leave the inference queue. */
+  signal?: AbortSignal;
   /** Written once when the response is ready; read by the access log. */
   trace: RequestTrace;
 }

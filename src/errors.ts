@@ -15,7 +15,16 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** An operation the caller's key may not run (reloadModel without an admin key). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** A new model failed a check on reload; the serving model is unchanged. */
+  MODEL_RELOAD_FAILED: 'MODEL_RELOAD_FAILED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  /**
+   * The client disconnected before its rows ran, so they were dropped. That client never reads it; the
+   * access log and metrics do.
+   */
+  CLIENT_CLOSED_REQUEST: 'CLIENT_CLOSED_REQUEST',
   // Raised by Apollo Server / graphql-js before any resolver runs.
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
   GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
@@ -101,6 +110,38 @@ export function modelNotReady(state: string): GraphQLError {
 export function serverBusy(queuedRows: number, maxQueueRows: number): GraphQLError {
   return new GraphQLError('The inference queue is full; retry shortly', {
     extensions: { code: ErrorCode.SERVER_BUSY, queuedRows, maxQueueRows },
+  });
+}
+
+/**
+ * SERVER_BUSY for rows that waited MAX_QUEUE_WAIT_MS without a run: the server is behind, and answering
+ * late is worse than telling the client when to retry. 503 with Retry-After, like other overload answers.
+ */
+export function queueWaitExceeded(maxQueueWaitMs: number, retryAfter: number): GraphQLError {
+  return new GraphQLError(`The request waited more than ${maxQueueWaitMs} ms (MAX_QUEUE_WAIT_MS) for inference; retry after ${retryAfter} s`, {
+    extensions: {
+      code: ErrorCode.SERVER_BUSY,
+      reason: 'QUEUE_WAIT',
+      maxQueueWaitMs,
+      retryAfter,
+      http: { status: 503, headers: new Map([['retry-after', String(retryAfter)]]) },
+    },
+  });
+}
+
+export function clientDisconnected(): GraphQLError {
+  return new GraphQLError('The client disconnected before its readings were scored', {
+    extensions: { code: ErrorCode.CLIENT_CLOSED_REQUEST },
+  });
+}
+
+export function forbidden(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
+}
+
+export function modelReloadFailed(reason: string): GraphQLError {
+  return new GraphQLError(`The new model was refused and the serving model is unchanged: ${reason}`, {
+    extensions: { code: ErrorCode.MODEL_RELOAD_FAILED, reason },
   });
 }
 

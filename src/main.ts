@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
+import { attachProcess, runPrimary } from './cluster';
 import { ConfigError, loadConfig, loadEnvFile } from './config';
 import { ModelHost } from './inference/model-host';
 import { createLogger } from './logger';
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
   const models = new ModelHost();
   const app = await createApp(config, logger, models);
   const { url } = await app.listen();
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
       (config.landingPage ? ` (Apollo Sandbox: open it in a browser)` : '') +
       (config.serveConsole ? `; operator console at ${origin}/console/` : ''),
   );
+  const serving = await attachProcess(app, models, config, logger);
 
   let exiting = false;
   const shutdown = async (signal: string, code: number) => {
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
       { model: service.manifest.name, version: service.manifest.version, device: service.device, modelDir: config.modelDir },
       'model ready',
     );
+    serving.ready();
   } catch (err) {
     logger.fatal({ err: { message: (err as Error).message } }, 'model failed to load');
     process.stderr.write(`Model failed to load: ${(err as Error).message}\n`);

@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { defaultConsoleDir } from './http/console';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
+import { Metrics } from './observability/metrics';
 import { createProtection } from './protection';
 import { ModelResolver } from './resolvers/model.resolver';
 import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
@@ -27,12 +28,15 @@ export function buildSchema(config: Pick<Config, 'maxBatchRows'>, globalMiddlewa
 export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
   const protection = createProtection(config, logger);
   const schema = await buildSchema(config, protection.globalMiddlewares);
+  const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  if (metrics) models.observe(metrics.modelObserver());
   return App.create({
     config,
     models,
     logger,
     schema,
     protection,
+    metrics,
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
     consoleDir: config.serveConsole ? defaultConsoleDir() : undefined,
   });
@@ -40,7 +44,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
 
 /** Loads the model named by the config into `models` (MODEL_NOT_READY until this resolves). */
 export function loadModel(config: Config, logger: Logger, models: ModelHost): Promise<InferenceService> {
-  return models.load(() =>
+  return models.load((hooks) =>
     InferenceService.create({
       modelDir: config.modelDir,
       device: config.inferenceDevice,
@@ -48,6 +52,8 @@ export function loadModel(config: Config, logger: Logger, models: ModelHost): Pr
       maxBatchSize: config.maxBatchSize,
       maxBatchWaitMs: config.maxBatchWaitMs,
       maxQueueRows: config.maxQueueRows,
+      maxQueueWaitMs: config.maxQueueWaitMs,
+      hooks,
       onRunError: (err) => logger.error({ err }, 'inference run failed'),
     }),
   );

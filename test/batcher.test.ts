@@ -29,7 +29,7 @@ describe('RowBatcher', () => {
     const results = await Promise.all([1, 2, 3, 4, 5].map((x) => b.load(x)));
     assert.deepEqual(results, [10, 20, 30, 40, 50]);
     assert.equal(r.calls.length, 1);
-    assert.deepEqual(b.stats(), { runs: 1, rows: 5, failedRuns: 0, queuedRows: 0, meanRowsPerRun: 5 });
+    assert.deepEqual(b.stats(), { runs: 1, rows: 5, failedRuns: 0, queuedRows: 0, meanRowsPerRun: 5, dropped: { disconnected: 0, deadline: 0 } });
   });
 
   it('coalesces work queued from separate I/O-phase callbacks of the same loop turn', async () => {
@@ -127,5 +127,112 @@ describe('RowBatcher', () => {
     });
     for (const { want, got } of await Promise.all(callers.map((f) => f()))) assert.deepEqual(got, want);
     assert.ok(b.stats().runs < 60, 'concurrent callers should have shared runs');
+  });
+});
+
+describe('RowBatcher deadlines and abandoned work', () => {
+  it('takes the rows of an aborted call out of the queue before they run', async () => {
+    const r = recorder<number>();
+    r.hold();
+    const drops: Array<[string, number]> = [];
+    const b = new RowBatcher<number, number>({ runBatch: r.run, hooks: { onDrop: (reason, rows) => drops.push([reason, rows]) } });
+    const running = b.loadAll([1, 2]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(r.calls.length, 1, 'the first call is running (held)');
+    const gone = new AbortController();
+    const abandoned = b.loadAll([3, 4, 5], gone.signal);
+    const kept = b.load(6);
+    assert.equal(b.stats().queuedRows, 6);
+    gone.abort();
+    await assert.rejects(abandoned, (err: GraphQLError) => err.extensions.code === 'CLIENT_CLOSED_REQUEST');
+    assert.equal(b.stats().queuedRows, 3, 'the abandoned rows no longer hold queue space');
+    r.release();
+    assert.deepEqual(await running, [1, 2]);
+    assert.equal(await kept, 6);
+    assert.deepEqual(r.calls, [[1, 2], [6]], 'rows 3-5 never ran');
+    assert.deepEqual(drops, [['disconnected', 3]]);
+    assert.deepEqual(b.stats().dropped, { disconnected: 3, deadline: 0 });
+  });
+
+  it('refuses a call whose signal already fired without queueing it', async () => {
+    const r = recorder<number>();
+    const b = new RowBatcher<number, number>({ runBatch: r.run });
+    await assert.rejects(b.load(1, AbortSignal.abort()), /disconnected/);
+    assert.equal(b.stats().queuedRows, 0);
+    assert.equal(r.calls.length, 0);
+  });
+
+  it('lets an aborted call whose rows already run finish its run', async () => {
+    const r = recorder<number>();
+    r.hold();
+    const b = new RowBatcher<number, number>({ runBatch: r.run });
+    const ac = new AbortController();
+    const call = b.loadAll([1, 2], ac.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    ac.abort();
+    r.release();
+    assert.deepEqual(await call, [1, 2]);
+    assert.deepEqual(b.stats().dropped, { disconnected: 0, deadline: 0 });
+  });
+
+  it('answers SERVER_BUSY with retryAfter to rows that waited past maxQueueWaitMs, and never runs them', async () => {
+    const r = recorder<number>();
+    r.hold();
+    const b = new RowBatcher<number, number>({ runBatch: r.run, maxQueueWaitMs: 50 });
+    const running = b.load(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const started = Date.now();
+    await assert.rejects(b.loadAll([2, 3]), (err: GraphQLError) => {
+      assert.equal(err.extensions.code, 'SERVER_BUSY');
+      assert.equal(err.extensions.retryAfter, 1);
+      assert.equal(err.extensions.maxQueueWaitMs, 50);
+      return true;
+    });
+    assert.ok(Date.now() - started >= 45, 'refused at the deadline, not before');
+    r.release();
+    assert.equal(await running, 1, 'the running row is not subject to the wait bound');
+    await b.idle();
+    assert.deepEqual(r.calls, [[1]]);
+    assert.deepEqual(b.stats().dropped, { disconnected: 0, deadline: 2 });
+    assert.equal(b.stats().queuedRows, 0);
+  });
+
+  it('reports runs, queue changes and waits to its hooks', async () => {
+    const seen = { runs: [] as number[], queue: 0, maxQueue: 0, waited: 0 };
+    const b = new RowBatcher<number, number>({
+      runBatch: async (rows) => [...rows],
+      maxBatchSize: 4,
+      hooks: {
+        onRun: (rows, seconds, ok) => {
+          assert.ok(ok && seconds >= 0);
+          seen.runs.push(rows);
+        },
+        onQueueChange: (delta) => {
+          seen.queue += delta;
+          seen.maxQueue = Math.max(seen.maxQueue, seen.queue);
+        },
+        onQueueWait: (_seconds, rows) => (seen.waited += rows),
+      },
+    });
+    await Promise.all([b.loadAll([1, 2, 3]), b.loadAll([4, 5, 6]), b.load(7)]);
+    assert.deepEqual(seen.runs, [4, 3]);
+    assert.equal(seen.maxQueue, 7);
+    assert.equal(seen.queue, 0);
+    assert.equal(seen.waited, 7);
+  });
+
+  it('idle() waits for queued and running rows', async () => {
+    const r = recorder<number>();
+    r.hold();
+    const b = new RowBatcher<number, number>({ runBatch: r.run });
+    const work = b.loadAll([1, 2]);
+    let idle = false;
+    const idled = b.idle().then(() => (idle = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(idle, false);
+    r.release();
+    await work;
+    await idled;
+    assert.equal(idle, true);
   });
 });

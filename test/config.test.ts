@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseDuration } from '../src/config';
 
@@ -86,5 +89,46 @@ describe('loadConfig', () => {
     assert.deepEqual(c.corsOrigins, ['https://a.example.com', 'http://localhost:5173']);
     assert.deepEqual(c.apiKeys.hashes, ['a'.repeat(64)]);
     assert.equal(c.rateLimit.windowMs, 3_600_000);
+  });
+});
+
+describe('loadConfig: operations settings', () => {
+  it('has documented defaults: metrics on the API port, no admin keys, 1 s queue wait, one worker', () => {
+    const c = loadConfig({});
+    assert.deepEqual(c.metrics, { enabled: true, port: undefined });
+    assert.deepEqual(c.adminApiKeys, { hashes: [], file: undefined });
+    assert.equal(c.maxQueueWaitMs, 1_000);
+    assert.equal(c.workers, 1);
+  });
+
+  it('reads METRICS_*, ADMIN_API_KEYS(_FILE), MAX_QUEUE_WAIT_MS and WORKERS', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'admin-keys-'));
+    const file = path.join(dir, 'admins');
+    writeFileSync(file, `# admins\n${'b'.repeat(64)}\n`);
+    const c = loadConfig({
+      METRICS_ENABLED: 'false',
+      METRICS_PORT: '9464',
+      ADMIN_API_KEYS: 'C'.repeat(64),
+      ADMIN_API_KEYS_FILE: file,
+      MAX_QUEUE_WAIT_MS: '250',
+      WORKERS: '3',
+    });
+    assert.deepEqual(c.metrics, { enabled: false, port: 9464 });
+    assert.deepEqual(c.adminApiKeys, { hashes: ['c'.repeat(64), 'b'.repeat(64)], file });
+    assert.deepEqual(c.apiKeys.hashes, [], 'admin keys do not turn API keys on');
+    assert.equal(c.maxQueueWaitMs, 250);
+    assert.equal(c.workers, 3);
+    assert.equal(loadConfig({ PORT: '9000', METRICS_PORT: '9000' }).metrics.port, undefined, 'the same port is the API listener');
+    assert.equal(loadConfig({ WORKERS: 'auto' }).workers, os.availableParallelism());
+  });
+
+  it('names the operations variable that is wrong', () => {
+    rejects({ METRICS_ENABLED: 'sometimes' }, 'METRICS_ENABLED');
+    rejects({ METRICS_PORT: '70000' }, 'METRICS_PORT', /between 0 and 65535/);
+    rejects({ ADMIN_API_KEYS: 'hunter2' }, 'ADMIN_API_KEYS', /SHA-256/);
+    rejects({ ADMIN_API_KEYS_FILE: '/no/such/admins' }, 'ADMIN_API_KEYS_FILE', /cannot read/);
+    rejects({ MAX_QUEUE_WAIT_MS: '0' }, 'MAX_QUEUE_WAIT_MS', /between 1 and/);
+    rejects({ WORKERS: 'many' }, 'WORKERS', /integer/);
+    rejects({ WORKERS: '0' }, 'WORKERS', /between 1 and 256/);
   });
 });

@@ -1,5 +1,23 @@
-import DataLoader from 'dataloader';
-import { serverBusy } from '../errors';
+import { performance } from 'node:perf_hooks';
+import { clientDisconnected, queueWaitExceeded, serverBusy } from '../errors';
+
+/** Why queued rows left the queue without a run. */
+export type DropReason = 'disconnected' | 'deadline';
+
+/**
+ * Observers of the queue and the runs (metrics). Every hook is optional and must not throw; they are
+ * called synchronously on the hot path, so keep them to counter increments.
+ */
+export interface BatcherHooks {
+  /** A run ended: rows it scored, its duration, and whether it succeeded. */
+  onRun?: (rows: number, seconds: number, ok: boolean) => void;
+  /** `rows` rows of one call left the queue for a run after waiting `seconds`. */
+  onQueueWait?: (seconds: number, rows: number) => void;
+  /** Rows admitted (positive) or no longer queued or running (negative). */
+  onQueueChange?: (delta: number) => void;
+  /** Rows removed from the queue before they ran. */
+  onDrop?: (reason: DropReason, rows: number) => void;
+}
 
 export interface RowBatcherOptions<In, Out> {
   /** Runs one batch; must resolve to exactly one output per input, in order. */
@@ -14,6 +32,12 @@ export interface RowBatcherOptions<In, Out> {
   maxWaitMs?: number;
   /** Most rows waiting or running; beyond it new work fails fast with SERVER_BUSY. Default 20,000. */
   maxQueueRows?: number;
+  /**
+   * Longest a row may wait for its run, in ms; past it the call's waiting rows leave the queue and the
+   * call rejects with SERVER_BUSY and a retryAfter. Default 1,000; Infinity turns it off.
+   */
+  maxQueueWaitMs?: number;
+  hooks?: BatcherHooks;
 }
 
 export interface BatcherStats {
@@ -22,46 +46,103 @@ export interface BatcherStats {
   failedRuns: number;
   queuedRows: number;
   meanRowsPerRun: number;
+  /** Rows that left the queue without a run, by reason. */
+  dropped: Record<DropReason, number>;
+}
+
+/** One load/loadAll call: its rows share a deadline, an abort signal and one promise. */
+interface Call<Out> {
+  results: Out[];
+  /** Rows not yet taken by a run. */
+  waiting: number;
+  /** Rows whose outputs are in. */
+  done: number;
+  settled: boolean;
+  enqueuedAt: number;
+  resolve: (out: Out[]) => void;
+  reject: (err: unknown) => void;
+  timer?: NodeJS.Timeout;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+interface Entry<In, Out> {
+  row: In;
+  call: Call<Out>;
+  index: number;
 }
 
 /**
  * Coalesces concurrent single rows and the rows of batch calls into shared runs of at most
- * `maxBatchSize` rows. DataLoader (cache off) does the grouping and the fan-out of results and errors;
- * this class adds the queue bound, the scheduling and the statistics.
+ * `maxBatchSize` rows, one run at a time (an ONNX run occupies the thread anyway), in arrival order.
+ *
+ * The queue is ours rather than DataLoader's so that rows can leave it before they run: a call whose
+ * client disconnected (its AbortSignal fired) or that waited past `maxQueueWaitMs` is dropped, and
+ * its rows are skipped when the next run is formed. A run is formed when it starts, so rows arriving
+ * while one run executes join the next.
  */
 export class RowBatcher<In, Out> {
-  private readonly loader: DataLoader<In, Out, In>;
+  private readonly maxBatchSize: number;
+  private readonly maxWaitMs: number;
   private readonly maxQueueRows: number;
+  private readonly maxQueueWaitMs: number;
+  private readonly hooks: BatcherHooks;
+  private queue: Array<Entry<In, Out>> = [];
+  private head = 0;
+  private scheduled = false;
+  private running = false;
+  private idleWaiters: Array<() => void> = [];
   private queued = 0;
   private runs = 0;
   private rows = 0;
   private failedRuns = 0;
+  private readonly dropped: Record<DropReason, number> = { disconnected: 0, deadline: 0 };
 
   constructor(private readonly options: RowBatcherOptions<In, Out>) {
-    const maxWaitMs = options.maxWaitMs ?? 0;
+    this.maxBatchSize = options.maxBatchSize ?? 1_024;
+    this.maxWaitMs = options.maxWaitMs ?? 0;
     this.maxQueueRows = options.maxQueueRows ?? 20_000;
-    this.loader = new DataLoader<In, Out, In>((rows) => this.dispatch(rows), {
-      cache: false,
-      maxBatchSize: options.maxBatchSize ?? 1_024,
-      // setImmediate (not DataLoader's default nextTick) so requests read in the same poll phase share a run.
-      batchScheduleFn: maxWaitMs > 0 ? (cb) => setTimeout(cb, maxWaitMs) : (cb) => setImmediate(cb),
-    });
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 1_000;
+    this.hooks = options.hooks ?? {};
   }
 
   /** Infers one row. Rejects with SERVER_BUSY at once when the queue is full. */
-  load(row: In): Promise<Out> {
-    try {
-      this.admit(1);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.loader.load(row);
+  load(row: In, signal?: AbortSignal): Promise<Out> {
+    return this.loadAll([row], signal).then((out) => out[0]);
   }
 
   /** Infers all rows, or none: the whole call is admitted or refused, and it rejects if any row's run failed. */
-  async loadAll(rows: readonly In[]): Promise<Out[]> {
-    this.admit(rows.length);
-    return Promise.all(rows.map((row) => this.loader.load(row)));
+  loadAll(rows: readonly In[], signal?: AbortSignal): Promise<Out[]> {
+    if (signal?.aborted) return Promise.reject(clientDisconnected());
+    if (this.queued + rows.length > this.maxQueueRows) return Promise.reject(serverBusy(this.queued, this.maxQueueRows));
+    this.queued += rows.length;
+    this.hooks.onQueueChange?.(rows.length);
+    let resolve!: Call<Out>['resolve'];
+    let reject!: Call<Out>['reject'];
+    const promise = new Promise<Out[]>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const call: Call<Out> = {
+      results: new Array<Out>(rows.length),
+      waiting: rows.length,
+      done: 0,
+      settled: false,
+      enqueuedAt: performance.now(),
+      resolve,
+      reject,
+    };
+    for (let i = 0; i < rows.length; i++) this.queue.push({ row: rows[i], call, index: i });
+    if (Number.isFinite(this.maxQueueWaitMs)) {
+      call.timer = setTimeout(() => this.drop(call, 'deadline'), this.maxQueueWaitMs);
+    }
+    if (signal) {
+      call.signal = signal;
+      call.onAbort = () => this.drop(call, 'disconnected');
+      signal.addEventListener('abort', call.onAbort, { once: true });
+    }
+    this.schedule();
+    return promise;
   }
 
   stats(): BatcherStats {
@@ -71,28 +152,135 @@ export class RowBatcher<In, Out> {
       failedRuns: this.failedRuns,
       queuedRows: this.queued,
       meanRowsPerRun: this.runs === 0 ? 0 : this.rows / this.runs,
+      dropped: { ...this.dropped },
     };
   }
 
-  private admit(count: number): void {
-    if (this.queued + count > this.maxQueueRows) throw serverBusy(this.queued, this.maxQueueRows);
-    this.queued += count;
+  /** Resolves once no row is waiting or running (a retired model's session may then be released). */
+  idle(): Promise<void> {
+    if (this.queued === 0 && !this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async dispatch(rows: readonly In[]): Promise<Out[]> {
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // setImmediate (not nextTick) so requests read in the same poll phase share a run.
+    if (this.maxWaitMs > 0) setTimeout(() => void this.drain(), this.maxWaitMs);
+    else setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    this.scheduled = false;
+    this.running = true;
     try {
-      const outputs = await this.options.runBatch(rows);
-      if (outputs.length !== rows.length) {
-        throw new Error(`runBatch returned ${outputs.length} outputs for ${rows.length} rows`);
+      for (let batch = this.take(); batch.length > 0; batch = this.take()) await this.run(batch);
+    } finally {
+      this.running = false;
+      this.checkIdle();
+    }
+  }
+
+  /** The next run: up to maxBatchSize rows from the front, skipping rows of dropped calls. */
+  private take(): Array<Entry<In, Out>> {
+    const batch: Array<Entry<In, Out>> = [];
+    const now = performance.now();
+    let last: Call<Out> | undefined;
+    let lastRows = 0;
+    while (this.head < this.queue.length && batch.length < this.maxBatchSize) {
+      const entry = this.queue[this.head++];
+      const call = entry.call;
+      if (call.settled) continue;
+      batch.push(entry);
+      if (--call.waiting === 0) this.detach(call);
+      if (call !== last) {
+        if (last) this.hooks.onQueueWait?.((now - last.enqueuedAt) / 1000, lastRows);
+        last = call;
+        lastRows = 0;
       }
-      this.runs += 1;
-      this.rows += rows.length;
-      return outputs;
+      lastRows++;
+    }
+    if (last) this.hooks.onQueueWait?.((now - last.enqueuedAt) / 1000, lastRows);
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4_096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return batch;
+  }
+
+  private async run(batch: Array<Entry<In, Out>>): Promise<void> {
+    const started = performance.now();
+    let outputs: Out[];
+    try {
+      outputs = await this.options.runBatch(batch.map((e) => e.row));
+      if (outputs.length !== batch.length) {
+        throw new Error(`runBatch returned ${outputs.length} outputs for ${batch.length} rows`);
+      }
     } catch (err) {
       this.failedRuns += 1;
-      throw err;
-    } finally {
-      this.queued -= rows.length;
+      this.release(batch.length);
+      this.hooks.onRun?.(batch.length, (performance.now() - started) / 1000, false);
+      // A call with a failed row fails whole; its rows still queued need not run.
+      for (const { call } of batch) this.fail(call, err);
+      return;
     }
+    this.runs += 1;
+    this.rows += batch.length;
+    this.release(batch.length);
+    this.hooks.onRun?.(batch.length, (performance.now() - started) / 1000, true);
+    for (let i = 0; i < batch.length; i++) {
+      const { call, index } = batch[i];
+      if (call.settled) continue;
+      call.results[index] = outputs[i];
+      if (++call.done === call.results.length) {
+        call.settled = true;
+        call.resolve(call.results);
+      }
+    }
+  }
+
+  /** Takes a call's waiting rows out of the queue and rejects it (client gone, or waited too long). */
+  private drop(call: Call<Out>, reason: DropReason): void {
+    if (call.settled || call.waiting === 0) return; // every row already runs: let it finish
+    const rows = call.waiting;
+    this.dropped[reason] += rows;
+    this.hooks.onDrop?.(reason, rows);
+    const retryAfter = Math.max(1, Math.ceil(this.maxQueueWaitMs / 1000));
+    this.fail(call, reason === 'deadline' ? queueWaitExceeded(this.maxQueueWaitMs, retryAfter) : clientDisconnected());
+  }
+
+  private fail(call: Call<Out>, err: unknown): void {
+    if (call.settled) return;
+    call.settled = true;
+    if (call.waiting > 0) {
+      this.release(call.waiting);
+      call.waiting = 0;
+    }
+    this.detach(call);
+    call.reject(err);
+    this.checkIdle();
+  }
+
+  private release(rows: number): void {
+    this.queued -= rows;
+    this.hooks.onQueueChange?.(-rows);
+  }
+
+  /** A call with no rows left in the queue needs neither its deadline nor its abort listener. */
+  private detach(call: Call<Out>): void {
+    if (call.timer) clearTimeout(call.timer);
+    call.timer = undefined;
+    if (call.onAbort) call.signal?.removeEventListener('abort', call.onAbort);
+    call.onAbort = undefined;
+  }
+
+  private checkIdle(): void {
+    if (this.queued !== 0 || this.running || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
-import { RowBatcher, type BatcherStats } from './batcher';
+import { RowBatcher, type BatcherHooks, type BatcherStats } from './batcher';
 import {
   explanationOf,
   readingsOutOfRange,
@@ -12,6 +12,7 @@ import {
   type OutOfRangeReading,
   type TrainingRange,
 } from './explanation';
+import { checkGolden } from './model-check';
 import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
 import {
   decodePredictions,
@@ -41,6 +42,10 @@ export interface InferenceServiceOptions {
   maxBatchSize?: number;
   maxBatchWaitMs?: number;
   maxQueueRows?: number;
+  /** Longest a row may wait for a run (ms) before its call gets SERVER_BUSY. Default 1,000. */
+  maxQueueWaitMs?: number;
+  /** Queue and run observers (metrics); see BatcherHooks. */
+  hooks?: BatcherHooks;
   /** Told about each failed run (the caller only sees INFERENCE_FAILED). */
   onRunError?: (err: unknown) => void;
 }
@@ -55,7 +60,7 @@ export class InferenceService {
   private readonly batcher: RowBatcher<Reading, PredictionResult>;
   private readonly decode: DecodeOptions<FailureTypeName>;
   private readonly envelope: TrainingRange[];
-  private closed = false;
+  private released = false;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -75,6 +80,8 @@ export class InferenceService {
       maxBatchSize: options.maxBatchSize,
       maxWaitMs: options.maxBatchWaitMs,
       maxQueueRows: options.maxQueueRows,
+      maxQueueWaitMs: options.maxQueueWaitMs,
+      hooks: options.hooks,
     });
   }
 
@@ -100,12 +107,19 @@ export class InferenceService {
     return ort.listSupportedBackends().map((b) => b.name);
   }
 
-  predict(reading: Reading): Promise<PredictionResult> {
-    return this.batcher.load(reading);
+  /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
+  predict(reading: Reading, signal?: AbortSignal): Promise<PredictionResult> {
+    return this.batcher.load(reading, signal);
   }
 
-  predictMany(readings: readonly Reading[]): Promise<PredictionResult[]> {
-    return this.batcher.loadAll(readings);
+  /** Scores every reading in one model version, or fails whole. */
+  predictMany(readings: readonly Reading[], signal?: AbortSignal): Promise<PredictionResult[]> {
+    return this.batcher.loadAll(readings, signal);
+  }
+
+  /** Compares this session's outputs with golden.json in the model directory (a reload's acceptance test). */
+  checkGolden(): Promise<void> {
+    return checkGolden(this, path.join(this.options.modelDir, 'golden.json'));
   }
 
   /**
@@ -145,9 +159,20 @@ export class InferenceService {
     return { probabilities, reconstructionError };
   }
 
+  /** Lets every queued and running row finish on this session, then releases it (a replaced model). */
+  async retire(): Promise<void> {
+    await this.batcher.idle();
+    await this.close();
+  }
+
+  /** True once the ONNX session is released. */
+  get closed(): boolean {
+    return this.released;
+  }
+
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.released) return;
+    this.released = true;
     await this.session.release();
   }
 

@@ -32,7 +32,8 @@ export interface Protection {
  */
 export function createProtection(config: Config, logger: Logger): Protection {
   const limiter = config.rateLimit.enabled ? new RateLimiter(config, logger) : undefined;
-  const hashes = new Set(config.apiKeys.hashes);
+  // When keys are required, admin keys (ADMIN_API_KEYS) are keys too.
+  const hashes = new Set(config.apiKeys.hashes.length > 0 ? [...config.apiKeys.hashes, ...config.adminApiKeys.hashes] : []);
   const gate = new QueryLimitGate(config);
   if (!config.rateLimit.enabled) logger.warn('rate limiting is off (RATE_LIMIT_ENABLED=false)');
   return {

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import {
   getDirectiveValues,
   GraphQLIncludeDirective,
@@ -11,6 +12,7 @@ import type { MiddlewareFn } from 'type-graphql';
 import type { Config } from '../config';
 import type { AppContext } from '../context';
 import { ErrorCode, HttpError, rateLimitUnavailable, rateLimited, type RateLimitBudget } from '../errors';
+import { ClusterRateLimitStore } from './cluster-store';
 import { RedisRateLimitStore } from './redis-store';
 import { MemoryRateLimitStore, type Cost, type Decision, type Limits, type RateLimitStore, type Usage } from './store';
 
@@ -103,6 +105,8 @@ export class RateLimiter {
   readonly store: RateLimitStore;
   /** In-memory stores: the request budget's own (windows of another length) and the fallbacks for Redis. */
   private readonly memory: { budgets: MemoryRateLimitStore; requests: MemoryRateLimitStore };
+  /** In a cluster worker (WORKERS > 1) without Redis: the primary's stores, one per budget family. */
+  private readonly cluster: { budgets: ClusterRateLimitStore; requests: ClusterRateLimitStore } | undefined;
   private lastFailLog = 0;
 
   constructor(
@@ -118,8 +122,13 @@ export class RateLimiter {
       budgets: new MemoryRateLimitStore(rl.memoryMaxKeys),
       requests: new MemoryRateLimitStore(rl.memoryMaxKeys),
     };
+    // A cluster worker without Redis asks the primary, which holds the host's in-memory stores.
+    this.cluster =
+      store === undefined && !rl.redisUrl && cluster.isWorker
+        ? { budgets: new ClusterRateLimitStore('budgets'), requests: new ClusterRateLimitStore('requests') }
+        : undefined;
     this.store =
-      store ?? (rl.redisUrl ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger) : this.memory.budgets);
+      store ?? (rl.redisUrl ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger) : (this.cluster?.budgets ?? this.memory.budgets));
   }
 
   /** Spends one request of `clientId`'s request budget or throws a 429 HttpError (before the body is read). */
@@ -185,9 +194,19 @@ export class RateLimiter {
     return Math.round(this.limits.windowMs / 1000);
   }
 
+  /**
+   * Where the request budget lives: beside the in-memory (or cluster) budget store, a store of its own
+   * (one window length per MemoryRateLimitStore); on Redis, the same store under `req:` keys.
+   */
+  private get requestStore(): RateLimitStore {
+    if (this.store === this.memory.budgets) return this.memory.requests;
+    if (this.cluster !== undefined && this.store === this.cluster.budgets) return this.cluster.requests;
+    return this.store;
+  }
+
   /** Reserve on the shared store; on its failure, the fail mode's answer (undefined = serve unlimited). */
   private async reserve(family: 'budgets' | 'requests', id: string, cost: Cost, limits: Limits): Promise<Decision | undefined> {
-    const primary = this.store === this.memory.budgets && family === 'requests' ? this.memory.requests : this.store;
+    const primary = family === 'requests' ? this.requestStore : this.store;
     try {
       return await primary.reserve(id, cost, limits);
     } catch (err) {
@@ -209,7 +228,7 @@ export class RateLimiter {
   /** The caller's spending, without spending. */
   async status(clientId: string): Promise<RateLimitStatus> {
     const requestsBase = { limit: this.requestLimits.maxOps, windowSeconds: Math.round(this.requestLimits.windowMs / 1000) };
-    const requestStore = this.store === this.memory.budgets ? this.memory.requests : this.store;
+    const requestStore = this.requestStore;
     try {
       const [budgets, requests] = await Promise.all([
         this.store.peek(clientId, this.limits),

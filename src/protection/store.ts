@@ -43,7 +43,7 @@ export interface Decision extends Usage {
 }
 
 export interface RateLimitStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'cluster';
   /** Atomically spends `cost` if it fits both limits; never spends on refusal. */
   reserve(clientId: string, cost: Cost, limits: Limits): Decision | Promise<Decision>;
   /** Reads a client's spending without spending anything. */

@@ -1,6 +1,8 @@
-import { Ctx, Query, Resolver } from 'type-graphql';
+import { Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { AppContext } from '../context';
+import { forbidden, modelReloadFailed } from '../errors';
 import { InferenceService } from '../inference/inference.service';
+import { ModelReloadError } from '../inference/model-host';
 import { Health, ServiceStatus } from '../schema/health.type';
 import { ModelInfo } from '../schema/model-info.type';
 import { SERVER_VERSION } from '../version';
@@ -23,51 +25,70 @@ export class ModelResolver {
 
   @Query(() => ModelInfo, { description: 'The loaded model: version, inputs with units and training ranges, metrics, anomaly threshold, device and batching.' })
   modelInfo(@Ctx() ctx: AppContext): ModelInfo {
-    const service = ctx.models.service();
-    const { manifest } = service;
-    const stats = service.stats();
-    const perClass = manifest.metrics.perClassF1 ?? {};
-    const nearBoundary = manifest.metrics.nearBoundary;
-    return {
-      name: manifest.name,
-      version: manifest.version,
-      createdAt: manifest.createdAt,
-      datasetSha256: manifest.dataset.sha256,
-      dataLicence: [manifest.dataset.licence, manifest.dataset.attribution].filter(Boolean).join(': '),
-      inputs: manifest.inputs.columns.map((c) => ({
-        field: c.field,
-        column: c.column,
-        unit: c.unit,
-        trainingMin: c.min ?? null,
-        trainingMax: c.max ?? null,
-      })),
-      failureTypes: manifest.outputs.probabilities.labels.map((l) => ({
-        failureType: l.enum,
-        label: l.label,
-        f1: perClass[l.enum] ?? null,
-        nearBoundaryF1: nearBoundary?.perClassF1[l.enum] ?? null,
-      })),
-      anomalyThreshold: manifest.anomaly.threshold,
-      anomalyThresholdMethod: manifest.anomaly.method,
-      metrics: {
-        protocol: manifest.metrics.protocol ?? 'not recorded',
-        nearBoundaryProtocol: nearBoundary?.protocol ?? null,
-        binaryF1: manifest.metrics.binaryF1 ?? null,
-        macroF1: manifest.metrics.macroF1 ?? null,
-        accuracy: manifest.metrics.accuracy ?? null,
-      },
-      device: service.device,
-      availableProviders: InferenceService.availableProviders(),
-      batching: {
-        maxBatchSize: ctx.config.maxBatchSize,
-        maxBatchWaitMs: ctx.config.maxBatchWaitMs,
-        maxQueueRows: ctx.config.maxQueueRows,
-        maxBatchRows: ctx.config.maxBatchRows,
-        queuedRows: stats.queuedRows,
-        runs: stats.runs,
-        rows: stats.rows,
-        meanRowsPerRun: stats.meanRowsPerRun,
-      },
-    };
+    return describeModel(ctx, ctx.models.service());
   }
+
+  @Mutation(() => ModelInfo, {
+    description:
+      'Admin key only (ADMIN_API_KEYS): loads MODEL_DIR again, checks it (manifest, file hash, a first run, golden outputs) and switches to it without dropping requests; calls already queued finish on the old model. Answers the model now serving; MODEL_RELOAD_FAILED (old model kept) when a check fails, FORBIDDEN without an admin key.',
+  })
+  async reloadModel(@Ctx() ctx: AppContext): Promise<ModelInfo> {
+    const admins = ctx.config.adminApiKeys.hashes;
+    if (admins.length === 0) throw forbidden('reloadModel is disabled: no admin keys are configured (ADMIN_API_KEYS)');
+    if (ctx.apiKeyHash === undefined || !admins.includes(ctx.apiKeyHash)) throw forbidden('reloadModel needs an admin API key');
+    try {
+      return describeModel(ctx, await ctx.models.reload(ctx.log));
+    } catch (err) {
+      if (err instanceof ModelReloadError) throw modelReloadFailed(err.reason);
+      throw err;
+    }
+  }
+}
+
+function describeModel(ctx: AppContext, service: InferenceService): ModelInfo {
+  const { manifest } = service;
+  const stats = service.stats();
+  const perClass = manifest.metrics.perClassF1 ?? {};
+  const nearBoundary = manifest.metrics.nearBoundary;
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    createdAt: manifest.createdAt,
+    datasetSha256: manifest.dataset.sha256,
+    dataLicence: [manifest.dataset.licence, manifest.dataset.attribution].filter(Boolean).join(': '),
+    inputs: manifest.inputs.columns.map((c) => ({
+      field: c.field,
+      column: c.column,
+      unit: c.unit,
+      trainingMin: c.min ?? null,
+      trainingMax: c.max ?? null,
+    })),
+    failureTypes: manifest.outputs.probabilities.labels.map((l) => ({
+      failureType: l.enum,
+      label: l.label,
+      f1: perClass[l.enum] ?? null,
+      nearBoundaryF1: nearBoundary?.perClassF1[l.enum] ?? null,
+    })),
+    anomalyThreshold: manifest.anomaly.threshold,
+    anomalyThresholdMethod: manifest.anomaly.method,
+    metrics: {
+      protocol: manifest.metrics.protocol ?? 'not recorded',
+      nearBoundaryProtocol: nearBoundary?.protocol ?? null,
+      binaryF1: manifest.metrics.binaryF1 ?? null,
+      macroF1: manifest.metrics.macroF1 ?? null,
+      accuracy: manifest.metrics.accuracy ?? null,
+    },
+    device: service.device,
+    availableProviders: InferenceService.availableProviders(),
+    batching: {
+      maxBatchSize: ctx.config.maxBatchSize,
+      maxBatchWaitMs: ctx.config.maxBatchWaitMs,
+      maxQueueRows: ctx.config.maxQueueRows,
+      maxBatchRows: ctx.config.maxBatchRows,
+      queuedRows: stats.queuedRows,
+      runs: stats.runs,
+      rows: stats.rows,
+      meanRowsPerRun: stats.meanRowsPerRun,
+    },
+  };
 }

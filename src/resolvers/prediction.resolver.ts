@@ -12,7 +12,7 @@ export class PredictionResolver {
     @Arg('input', () => SensorReadingInput, { description: 'The reading to score.' }) input: SensorReadingInput,
     @Ctx() ctx: AppContext,
   ): Promise<Prediction> {
-    return ctx.models.service().predict(input);
+    return ctx.models.service().predict(input, ctx.signal);
   }
 
   @Mutation(() => [Prediction], {
@@ -22,6 +22,6 @@ export class PredictionResolver {
     @Arg('inputs', () => [SensorReadingInput], { description: 'The readings to score, in order.' }) inputs: SensorReadingInput[],
     @Ctx() ctx: AppContext,
   ): Promise<Prediction[]> {
-    return ctx.models.service().predictMany(inputs);
+    return ctx.models.service().predictMany(inputs, ctx.signal);
   }
 }

@@ -11,7 +11,7 @@ export class RateLimit {
   @Field(() => Boolean, { description: 'False when the server runs without rate limits (RATE_LIMIT_ENABLED=false).' })
   enabled!: boolean;
 
-  @Field(() => String, { description: 'Where budgets are kept: "memory" (this process), "redis" (shared by every replica) or "none".' })
+  @Field(() => String, { description: 'Where budgets are kept: "memory" (this process), "cluster" (the primary process, shared by its workers), "redis" (shared by every replica) or "none".' })
   store!: string;
 
   @Field(() => Boolean, { description: 'False while the shared store is unreachable; the figures below are then not known (shown as unspent).' })

@@ -1,0 +1,152 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import type { App } from './app';
+import { IpcClient, type IpcRequest } from './cluster-ipc';
+import type { Config } from './config';
+import type { ModelHost } from './inference/model-host';
+import { serveMetrics } from './observability/metrics-server';
+import { RATE_LIMIT_CHANNEL } from './protection/cluster-store';
+import { MemoryRateLimitStore } from './protection/store';
+
+/** IPC tags besides the rate limiter's: a worker asking for the cluster's metrics, and saying it is ready. */
+const METRICS_CHANNEL = 'pm:metrics';
+const READY_CHANNEL = 'pm:ready';
+
+/**
+ * WORKERS > 1: the primary process serves nothing itself. It forks the workers (each a whole server
+ * with its own ONNX session, sharing the port through node:cluster), holds the host's rate-limit
+ * budgets for them (workers reserve through IPC, see ClusterRateLimitStore), aggregates their metrics,
+ * replaces a worker that dies, forwards SIGHUP (reload the model) and drains every worker on SIGTERM.
+ */
+export function runPrimary(config: Config, logger: Logger): void {
+  const stores = {
+    budgets: new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys),
+    requests: new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys),
+  };
+  const aggregator = new AggregatorRegistry();
+  const everReady = new Set<number>();
+  let stopping = false;
+
+  const fork = () => cluster.fork();
+  cluster.on('message', (worker: Worker, message: IpcRequest) => {
+    switch (message?.pm) {
+      case `${RATE_LIMIT_CHANNEL}:budgets`:
+      case `${RATE_LIMIT_CHANNEL}:requests`: {
+        const store = message.family === 'requests' ? stores.requests : stores.budgets;
+        // Synchronous: one message at a time, so reserve stays atomic across workers.
+        const reply = (body: { result?: unknown; error?: string }) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, ...body });
+        try {
+          const result =
+            message.op === 'reserve'
+              ? store.reserve(String(message.clientId), message.cost as never, message.limits as never)
+              : store.peek(String(message.clientId));
+          reply({ result });
+        } catch (err) {
+          reply({ error: (err as Error).message });
+        }
+        return;
+      }
+      case METRICS_CHANNEL:
+        aggregator.clusterMetrics().then(
+          (text) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result: text }),
+          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
+        );
+        return;
+      case READY_CHANNEL:
+        everReady.add(worker.id);
+        logger.info({ pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.workers }, 'worker ready');
+        return;
+    }
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    if (!everReady.has(worker.id)) {
+      // A worker that never got ready (bad model, port taken) would fail again: stop instead of looping.
+      logger.fatal({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping the cluster');
+      void stop(1);
+      return;
+    }
+    everReady.delete(worker.id);
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
+    fork();
+  });
+
+  const stop = async (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down: draining every worker');
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            w.once('exit', () => resolve());
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    await Promise.all([stores.budgets.close(), stores.requests.close()]);
+    logger.info('stopped');
+    logger.flush();
+    process.exit(exitCode);
+  };
+  process.once('SIGTERM', () => void stop(0));
+  process.once('SIGINT', () => void stop(0));
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the model in every worker');
+    // Only ready workers: one still starting has no SIGHUP handler yet (the default action would kill
+    // it), and it loads the current MODEL_DIR anyway.
+    for (const w of Object.values(cluster.workers ?? {})) if (w && everReady.has(w.id)) w.process.kill('SIGHUP');
+  });
+
+  if (config.metrics.enabled && config.metrics.port !== undefined) {
+    serveMetrics(
+      config.metrics.port,
+      config.host,
+      async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      (err) => logger.warn({ err }, 'metrics aggregation failed'),
+    ).then(
+      ({ port }) => logger.info({ port }, 'metrics listening'),
+      (err) => {
+        logger.fatal({ err }, 'metrics port cannot be opened');
+        void stop(1);
+      },
+    );
+  }
+  logger.info({ workers: config.workers }, 'starting workers');
+  for (let i = 0; i < config.workers; i++) fork();
+}
+
+/**
+ * What every serving process (single, or a cluster worker) adds to the App: SIGHUP reloads the model;
+ * /metrics on METRICS_PORT when that is another port (single process only: in a cluster the primary
+ * serves it); in a worker, /metrics answers for the whole cluster. Call `ready()` once the model is loaded.
+ */
+export async function attachProcess(app: App, models: ModelHost, config: Config, logger: Logger): Promise<{ ready: () => void }> {
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the model');
+    // reload logs its own outcome (and a refusal leaves the old model serving).
+    models.reload(logger).catch(() => undefined);
+  });
+  const metrics = app.metrics;
+  if (cluster.isWorker) {
+    if (metrics) {
+      // prom-client answers the primary's aggregation requests from these registries.
+      AggregatorRegistry.setRegistries([metrics.registry as Registry]);
+      new AggregatorRegistry();
+      const ipc = new IpcClient(METRICS_CHANNEL, 6_000);
+      metrics.useAggregate(() => ipc.request<string>({}));
+    }
+    return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
+  }
+  if (metrics && config.metrics.port !== undefined) {
+    const { port } = await serveMetrics(config.metrics.port, config.host, () => metrics.metricsText(), (err) =>
+      logger.warn({ err }, 'metrics failed'),
+    );
+    logger.info({ port }, 'metrics listening');
+  }
+  return { ready: () => undefined };
+}
