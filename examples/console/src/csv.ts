@@ -49,7 +49,11 @@ export function readingsFromCsv(text: string): SensorReadingInput[] {
     index[field] = names.findIndex((n) => COLUMNS[field].includes(n));
     if (index[field] < 0) missing.push(field);
   }
-  if (missing.length > 0) throw new Error(`The CSV header lacks ${missing.join(', ')}.`);
+  if (missing.length > 0) {
+    const found = header.map((h) => JSON.stringify(h.trim())).join(', ');
+    const expected = FIELDS.map((f) => `${f} (or ${COLUMNS[f].slice(1).map((c) => JSON.stringify(c)).join(' / ')})`).join(', ');
+    throw new Error(`The CSV header lacks ${missing.join(', ')}. Found: ${found}. Expected: ${expected}; names are case-insensitive.`);
+  }
   if (rows.length === 0) throw new Error('The CSV file has a header but no readings.');
   return rows.map((cells, r) => {
     const number = (field: Exclude<keyof SensorReadingInput, 'productType'>): number => {

@@ -1,10 +1,11 @@
 import './style.css';
-import { execute, GraphQLRequestError } from '../../../client/execute';
+import { execute, GraphQLRequestError, type GraphQLErrorPayload } from '../../../client/execute';
 import {
+  ExplainPredictionDocument,
   HealthDocument,
   ModelInfoDocument,
   PredictBatchDocument,
-  PredictDocument,
+  type ExplanationFieldsFragment,
   type ModelInfoQuery,
   type PredictionFieldsFragment,
   type ProductType,
@@ -12,6 +13,7 @@ import {
 } from '../../../client/generated/graphql';
 import { readingsFromCsv, resultsToCsv } from './csv';
 import examplesFile from './examples.json';
+import { celsiusHint, checkReading, FIELD_SPECS, specByEnum, specByField, type FieldProblem, type NumericField } from './fields';
 
 /** Same origin when served by the API at /console/; Vite's dev server proxies /graphql to the API. */
 const API = import.meta.env.VITE_GRAPHQL_URL ?? '/graphql';
@@ -22,6 +24,7 @@ interface Example {
   reading: SensorReadingInput;
 }
 const EXAMPLES = examplesFile.examples as Example[];
+type Violation = NonNullable<NonNullable<GraphQLErrorPayload['extensions']>['violations']>[number];
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
@@ -33,11 +36,18 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, 
 const pct = (p: number) => `${(p * 100).toFixed(1)} %`;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const num = (x: number, digits = 4) => (Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(digits)).toString());
+/** "0.42×", "3.1×", "39,120×": the anomaly score as a multiple of the threshold. */
+const multiple = (r: number) => `${r < 10 ? Number(r.toPrecision(2)) : Math.round(r).toLocaleString('en')}×`;
 
 let model: ModelInfoQuery['modelInfo'] | undefined;
 
-// ---- errors --------------------------------------------------------------------------------------
+// ---- errors and field highlighting --------------------------------------------------------------
 
+function violationText(v: Violation): string {
+  return `${v.row === undefined ? '' : `row ${v.row + 1}: `}${v.field} = ${JSON.stringify(v.value)} — ${v.constraint}${v.bound === undefined ? '' : ` (${v.bound})`}: ${v.message}`;
+}
+
+/** Every error of the response, each with every violation it carries. */
 function showError(err: unknown): void {
   const box = $('error');
   box.replaceChildren();
@@ -45,17 +55,7 @@ function showError(err: unknown): void {
     for (const e of err.errors) {
       const item = h('div', { class: 'error-item' }, h('strong', { class: 'code' }, e.extensions?.code ?? `HTTP ${err.status}`), ' ', e.message);
       const violations = e.extensions?.violations ?? [];
-      if (violations.length > 0) {
-        item.append(
-          h(
-            'ul',
-            { class: 'violations' },
-            ...violations.map((v) =>
-              h('li', {}, `${v.row === undefined ? '' : `row ${v.row + 1}: `}${v.field} = ${JSON.stringify(v.value)} — ${v.constraint}${v.bound === undefined ? '' : ` (${v.bound})`}: ${v.message}`),
-            ),
-          ),
-        );
-      }
+      if (violations.length > 0) item.append(h('ul', { class: 'violations' }, ...violations.map((v) => h('li', {}, violationText(v)))));
       box.append(item);
     }
   } else {
@@ -63,8 +63,55 @@ function showError(err: unknown): void {
   }
   box.hidden = false;
 }
+
+/** The page's own check found problems: nothing was sent. */
+function showProblems(problems: FieldProblem[]): void {
+  $('error').replaceChildren(
+    h(
+      'div',
+      { class: 'error-item' },
+      h('strong', { class: 'code' }, 'NOT SENT'),
+      ` ${plural(problems.length, 'field')} to fix before the reading can be scored:`,
+      h('ul', { class: 'violations' }, ...problems.map((p) => h('li', {}, `${p.field} = ${JSON.stringify(p.value)} — ${p.constraint}: ${p.message}`))),
+    ),
+  );
+  $('error').hidden = false;
+}
+
 function clearError(): void {
   $('error').hidden = true;
+}
+
+function formInput(field: string): HTMLInputElement | undefined {
+  const el = $<HTMLFormElement>('reading-form').elements.namedItem(field);
+  return el instanceof HTMLInputElement ? el : undefined;
+}
+
+function markField(field: string, message: string): void {
+  const input = formInput(field);
+  if (!input) return;
+  input.classList.add('invalid');
+  input.setAttribute('aria-invalid', 'true');
+  input.title = message;
+}
+
+function unmarkField(input: HTMLInputElement): void {
+  input.classList.remove('invalid');
+  input.removeAttribute('aria-invalid');
+  input.removeAttribute('title');
+}
+
+function clearMarks(): void {
+  for (const s of FIELD_SPECS) {
+    const input = formInput(s.field);
+    if (input) unmarkField(input);
+  }
+}
+
+/** Highlights the form fields the server's violations name (single-reading violations carry no row). */
+function markViolations(err: unknown): void {
+  if (!(err instanceof GraphQLRequestError)) return;
+  for (const e of err.errors) for (const v of e.extensions?.violations ?? []) if (v.row === undefined) markField(v.field, v.message);
 }
 
 // ---- health and model ----------------------------------------------------------------------------
@@ -95,11 +142,13 @@ async function loadModel(): Promise<void> {
     ['Name', m.name],
     ['Version', m.version],
     ['Trained', m.createdAt],
-    ['Device', `${m.device} (available: ${m.availableProviders.join(', ')})`],
+    // The provider the session runs on; onnxruntime's list of providers it was built with says nothing
+    // about what this machine can use (it names cuda and tensorrt on CPU-only hosts).
+    ['Provider', m.device],
     ['Anomaly threshold', `${num(m.anomalyThreshold)} — ${m.anomalyThresholdMethod}`],
     ['Macro F1', f1(m.metrics.macroF1)],
     ['Binary F1', f1(m.metrics.binaryF1)],
-    ['Batching', `≤ ${m.batching.maxBatchSize} rows/run, ≤ ${m.batching.maxBatchRows} rows/call, ${plural(m.batching.runs, "run")} so far`],
+    ['Batching', `≤ ${m.batching.maxBatchSize} rows/run, ≤ ${m.batching.maxBatchRows} rows/call, ${plural(m.batching.runs, 'run')} so far`],
     ['Data', m.dataLicence],
   ];
   const inputs = h(
@@ -114,29 +163,140 @@ async function loadModel(): Promise<void> {
       ),
     ),
   );
-  $('model').replaceChildren(h('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])), inputs);
+  $('model').replaceChildren(h('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)])), h('div', { class: 'table-scroll' }, inputs));
 }
 
 // ---- single prediction ---------------------------------------------------------------------------
 
-function readForm(form: HTMLFormElement): SensorReadingInput {
+function rawForm(form: HTMLFormElement): Record<NumericField, string> {
   const data = new FormData(form);
-  const n = (name: string) => {
-    const raw = String(data.get(name) ?? '').trim();
-    // Sent as typed so the server's own validation answers (an empty field becomes NaN -> null -> error).
-    return raw === '' ? Number.NaN : Number(raw);
-  };
+  return Object.fromEntries(FIELD_SPECS.map((s) => [s.field, String(data.get(s.field) ?? '')])) as Record<NumericField, string>;
+}
+
+function readForm(form: HTMLFormElement): SensorReadingInput {
+  const raw = rawForm(form);
   return {
-    airTemperature: n('airTemperature'),
-    processTemperature: n('processTemperature'),
-    rotationalSpeed: n('rotationalSpeed'),
-    torque: n('torque'),
-    toolWear: n('toolWear'),
-    productType: String(data.get('productType')) as ProductType,
+    airTemperature: Number(raw.airTemperature),
+    processTemperature: Number(raw.processTemperature),
+    rotationalSpeed: Number(raw.rotationalSpeed),
+    torque: Number(raw.torque),
+    toolWear: Number(raw.toolWear),
+    productType: String(new FormData(form).get('productType')) as ProductType,
   };
 }
 
-function renderPrediction(p: PredictionFieldsFragment): void {
+/** Why an anomalous prediction cannot be trusted: the out-of-range readings, with units hints. */
+function outOfRangeList(p: PredictionFieldsFragment): HTMLElement {
+  return h(
+    'ul',
+    { class: 'out-of-range' },
+    ...p.outOfRange.map((o) => {
+      const spec = specByEnum(o.field);
+      const hint = celsiusHint(spec, o.value);
+      return h(
+        'li',
+        { 'data-field': spec.field },
+        h('strong', {}, spec.field),
+        ` = ${o.value} ${spec.unit}, trained on ${o.trainingMin} … ${o.trainingMax} ${spec.unit}`,
+        ...(hint ? [' — ', h('span', { class: 'units-hint' }, hint)] : []),
+      );
+    }),
+  );
+}
+
+function renderVerdict(p: PredictionFieldsFragment): HTMLElement {
+  const said = `${p.label} ${pct(p.probability)}`;
+  if (!p.isAnomaly) {
+    const verdict = h(
+      'div',
+      { class: `verdict ${p.predictedFailureType === 'NO_FAILURE' ? 'ok' : 'warn'}`, id: 'verdict', 'data-reliable': 'true' },
+      h('span', { id: 'predicted-label' }, p.label),
+      h('small', {}, `${pct(p.probability)} · P(any failure) ${pct(p.failureProbability)}`),
+    );
+    if (p.outOfRange.length > 0) verdict.append(h('p', { class: 'caution' }, 'Outside the training range, though not enough to flag an anomaly:'), outOfRangeList(p));
+    return verdict;
+  }
+  const why =
+    p.outOfRange.length > 0
+      ? `${plural(p.outOfRange.length, 'reading')} outside what the model was trained on:`
+      : 'Every reading is within its training range, but their combination is unlike the training data.';
+  return h(
+    'div',
+    { class: 'verdict unreliable', id: 'verdict', 'data-reliable': 'false' },
+    h('span', { id: 'predicted-label' }, 'Unreliable prediction'),
+    h('small', {}, `The model's answer (${said}) cannot be trusted for this reading: it is ${multiple(p.reconstructionError / p.anomalyThreshold)} the anomaly threshold.`),
+    h('p', { class: 'why' }, why),
+    ...(p.outOfRange.length > 0 ? [outOfRangeList(p)] : []),
+  );
+}
+
+/**
+ * Reconstruction error over the threshold on a log scale from 0.1× to 1000×, so 5× and 39,000× look
+ * different (a linear gauge capped at 2× showed both full).
+ */
+function renderGauge(p: PredictionFieldsFragment): HTMLElement {
+  const ratio = p.reconstructionError / p.anomalyThreshold;
+  const LOW = -1;
+  const DECADES = 4;
+  const at = (r: number) => Math.max(0, Math.min(1, (Math.log10(Math.max(r, 1e-12)) - LOW) / DECADES));
+  const fill = h('div', { class: 'gauge-fill' });
+  fill.style.width = `${at(ratio) * 100}%`;
+  const ticks = [1, 10, 100, 1000].map((t) => {
+    const tick = h('span', { class: 'gauge-tick' }, t === 1000 ? '1000×+' : `${t}×`);
+    tick.style.left = `${at(t) * 100}%`;
+    return tick;
+  });
+  const mark = h('div', { class: 'gauge-mark' });
+  mark.style.left = `${at(1) * 100}%`;
+  return h(
+    'div',
+    { class: `anomaly ${p.isAnomaly ? 'is-anomaly' : 'is-normal'}`, id: 'anomaly' },
+    h('strong', {}, p.isAnomaly ? 'Anomaly: outside the training envelope' : 'Within the training envelope'),
+    h(
+      'div',
+      { class: 'gauge', id: 'gauge', 'data-ratio': String(ratio), title: 'Reconstruction error over the threshold, log scale; the mark is the threshold' },
+      fill,
+      mark,
+      ...ticks,
+    ),
+    h('span', { id: 'gauge-label' }, `${multiple(ratio)} the threshold — reconstruction error ${num(p.reconstructionError)} vs threshold ${num(p.anomalyThreshold)}`),
+  );
+}
+
+/** The five drivers as a signed bar chart: right of zero pushes towards failure, left away from it. */
+function renderDrivers(x: ExplanationFieldsFragment): HTMLElement {
+  // Effects are differences of probabilities; scale to the largest, but never blow 0.01 up to full width.
+  const scale = Math.max(0.05, ...x.drivers.map((d) => Math.abs(d.effect)));
+  const rows = x.drivers.map((d) => {
+    const spec = specByEnum(d.field);
+    const sign = d.effect > 0 ? 'positive' : d.effect < 0 ? 'negative' : 'zero';
+    const bar = h('div', { class: 'driver-bar' });
+    bar.style.width = `${(Math.abs(d.effect) / scale) * 50}%`;
+    return h(
+      'div',
+      { class: 'driver', role: 'listitem', 'data-field': d.field, 'data-sign': sign, 'data-effect': String(d.effect) },
+      h('span', { class: 'driver-label' }, spec.label, h('small', {}, `${num(d.value)} vs ${num(d.reference)} ${spec.unit}`)),
+      h('div', { class: 'driver-track' }, h('div', { class: 'driver-zero' }), bar),
+      h('span', { class: 'driver-value' }, `${d.effect > 0 ? '+' : d.effect < 0 ? '−' : '±'}${(Math.abs(d.effect) * 100).toFixed(1)} pp`),
+    );
+  });
+  const quantities: Array<[string, string, string]> = [
+    ['temperatureDifference', 'Temperature difference', `${num(x.temperatureDifference)} K`],
+    ['power', 'Power', `${num(x.power)} W`],
+    ['strain', 'Strain (wear × torque)', `${num(x.strain)} min·Nm`],
+  ];
+  return h(
+    'div',
+    { class: 'drivers', id: 'drivers' },
+    h('h3', {}, 'Why: drivers'),
+    h('p', { class: 'hint' }, 'Change in P(any failure) if each reading were at its typical value for this product type; right of zero pushes towards failure.'),
+    h('div', { role: 'list', 'aria-label': 'Effect of each reading on the failure probability' }, ...rows),
+    h('dl', { class: 'quantities', id: 'quantities' }, ...quantities.flatMap(([key, k, v]) => [h('dt', {}, k), h('dd', { 'data-quantity': key }, v)])),
+    h('p', { class: 'note' }, 'Explanations cost 6 readings of the rate-limit row budget per reading (the reading and its five one-field variants); batch scoring does not ask for them.'),
+  );
+}
+
+function renderPrediction(p: PredictionFieldsFragment & { explanation: ExplanationFieldsFragment }): void {
   const bars = h(
     'div',
     { class: 'bars', role: 'list', 'aria-label': 'Probability of each failure type' },
@@ -152,35 +312,34 @@ function renderPrediction(p: PredictionFieldsFragment): void {
       );
     }),
   );
-  const ratio = p.reconstructionError / p.anomalyThreshold;
-  const gaugeFill = h('div', { class: 'gauge-fill' });
-  gaugeFill.style.width = `${Math.min(1, ratio / 2) * 100}%`;
-  const anomaly = h(
-    'div',
-    { class: `anomaly ${p.isAnomaly ? 'is-anomaly' : 'is-normal'}`, id: 'anomaly' },
-    h('strong', {}, p.isAnomaly ? 'Anomaly: outside the training envelope' : 'Within the training envelope'),
-    h('div', { class: 'gauge', title: 'Reconstruction error; the mark is the threshold' }, gaugeFill, h('div', { class: 'gauge-mark' })),
-    h('span', {}, `reconstruction error ${num(p.reconstructionError)} vs threshold ${num(p.anomalyThreshold)} (${ratio.toFixed(2)}×)`),
-  );
   $('result').className = '';
   $('result').replaceChildren(
-    h('div', { class: `verdict ${p.predictedFailureType === 'NO_FAILURE' ? 'ok' : 'warn'}` }, h('span', { id: 'predicted-label' }, p.label), h('small', {}, `${pct(p.probability)} · P(any failure) ${pct(p.failureProbability)}`)),
-    bars,
-    anomaly,
+    renderVerdict(p),
+    h('div', { class: 'explain' }, h('div', {}, h('h3', {}, 'Probabilities'), bars), renderDrivers(p.explanation)),
+    renderGauge(p),
     h('p', { class: 'meta' }, `model ${p.modelVersion} on ${p.device}`),
   );
 }
 
 async function predict(form: HTMLFormElement): Promise<void> {
+  clearMarks();
+  clearError();
+  const problems = checkReading(rawForm(form));
+  if (problems.length > 0) {
+    for (const p of problems) markField(p.field, p.message);
+    $('result').classList.add('stale');
+    return showProblems(problems);
+  }
   const button = $<HTMLButtonElement>('predict');
   button.disabled = true;
-  clearError();
   try {
-    const { predict: p } = await execute(API, PredictDocument, { input: readForm(form) });
+    // The single-reading view asks for the explanation (6 readings of row budget); batches do not.
+    const { predict: p } = await execute(API, ExplainPredictionDocument, { input: readForm(form) });
     renderPrediction(p);
     void loadModel(); // batching statistics moved
   } catch (err) {
     $('result').classList.add('stale'); // the answer shown is for an earlier reading
+    markViolations(err);
     showError(err);
   } finally {
     button.disabled = false;
@@ -190,6 +349,42 @@ async function predict(form: HTMLFormElement): Promise<void> {
 // ---- batch from CSV ------------------------------------------------------------------------------
 
 let downloadUrl: string | undefined;
+const READING_HEADERS = ['#', 'Air K', 'Process K', 'rpm', 'Nm', 'Wear min', 'Type'];
+const readingCells = (r: SensorReadingInput, i: number) => [String(i + 1), ...FIELD_SPECS.map((s) => String(r[s.field])), r.productType];
+
+/** A rejected batch: the readings with the cells the server's violations name highlighted. */
+function renderRejected(readings: SensorReadingInput[], err: unknown): void {
+  const bad = new Map<number, Map<string, string>>();
+  if (err instanceof GraphQLRequestError) {
+    for (const e of err.errors)
+      for (const v of e.extensions?.violations ?? []) {
+        if (v.row === undefined) continue;
+        if (!bad.has(v.row)) bad.set(v.row, new Map());
+        bad.get(v.row)!.set(v.field, v.message);
+      }
+  }
+  if (bad.size === 0) return;
+  const table = $<HTMLTableElement>('batch-table');
+  const fields = ['#', ...FIELD_SPECS.map((s) => s.field), 'productType'];
+  table.replaceChildren(
+    h('thead', {}, h('tr', {}, ...READING_HEADERS.map((t) => h('th', {}, t)))),
+    h(
+      'tbody',
+      {},
+      ...[...bad.keys()].sort((a, b) => a - b).map((row) =>
+        h(
+          'tr',
+          { class: 'rejected', 'data-row': String(row) },
+          ...readingCells(readings[row], row).map((text, c) => {
+            const message = bad.get(row)!.get(fields[c]);
+            return h('td', message ? { class: 'invalid', 'data-field': fields[c], title: message } : {}, text);
+          }),
+        ),
+      ),
+    ),
+  );
+  table.hidden = false;
+}
 
 async function runCsv(file: File): Promise<void> {
   clearError();
@@ -205,36 +400,46 @@ async function runCsv(file: File): Promise<void> {
     status.textContent = '';
     return showError(err);
   }
-  // Calls of at most maxBatchRows readings each (one call for most files).
+  // Calls of at most maxBatchRows readings each (one call for most files). No explanations here:
+  // each would cost 6 readings of the row budget.
   const chunk = model?.batching.maxBatchRows ?? 1000;
   const predictions: PredictionFieldsFragment[] = [];
-  try {
-    for (let i = 0; i < readings.length; i += chunk) {
-      status.textContent = `Scoring rows ${i + 1}–${Math.min(readings.length, i + chunk)} of ${readings.length}…`;
-      const { predictBatch } = await execute(API, PredictBatchDocument, { inputs: readings.slice(i, i + chunk) });
+  for (let i = 0; i < readings.length; i += chunk) {
+    const part = readings.slice(i, i + chunk);
+    status.textContent = `Scoring rows ${i + 1}–${i + part.length} of ${readings.length}…`;
+    try {
+      const { predictBatch } = await execute(API, PredictBatchDocument, { inputs: part });
       predictions.push(...predictBatch);
+    } catch (err) {
+      status.textContent = `The batch was rejected (rows ${i + 1}–${i + part.length}); the readings the server named are below.`;
+      if (err instanceof GraphQLRequestError) {
+        // Violation rows count from the start of this call; shift them to the file's rows.
+        for (const e of err.errors) for (const v of e.extensions?.violations ?? []) if (v.row !== undefined) v.row += i;
+      }
+      renderRejected(readings, err);
+      return showError(err);
     }
-  } catch (err) {
-    status.textContent = 'The batch was rejected.';
-    return showError(err);
   }
   const anomalies = predictions.filter((p) => p.isAnomaly).length;
-  const failures = predictions.filter((p) => p.predictedFailureType !== 'NO_FAILURE').length;
-  status.textContent = `${plural(predictions.length, 'reading')} scored: ${plural(failures, 'predicted failure')}, ${anomalies} ${anomalies === 1 ? 'anomaly' : 'anomalies'}.`;
+  const failures = predictions.filter((p) => !p.isAnomaly && p.predictedFailureType !== 'NO_FAILURE').length;
+  status.textContent = `${plural(predictions.length, 'reading')} scored: ${plural(failures, 'predicted failure')}, ${anomalies} unreliable (${anomalies === 1 ? 'anomaly' : 'anomalies'}).`;
   void loadModel(); // batching statistics moved
   table.replaceChildren(
-    h('thead', {}, h('tr', {}, ...['#', 'Air K', 'Process K', 'rpm', 'Nm', 'Wear min', 'Type', 'Prediction', 'P', 'Anomaly'].map((t) => h('th', {}, t)))),
+    // The verdict comes first so it stays in view on a narrow screen, where the readings scroll.
+    h('thead', {}, h('tr', {}, ...['#', 'Verdict', 'P', 'Anomaly', ...READING_HEADERS.slice(1)].map((t) => h('th', {}, t)))),
     h(
       'tbody',
       {},
       ...predictions.map((p, i) => {
-        const r = readings[i];
+        const ratio = p.reconstructionError / p.anomalyThreshold;
+        const verdict = p.isAnomaly
+          ? `Unreliable${p.outOfRange.length > 0 ? `: ${p.outOfRange.map((o) => `${specByEnum(o.field).field} out of range`).join(', ')}` : ': unusual combination'} (model says ${p.label})`
+          : p.label;
+        const cls = p.isAnomaly ? 'anomalous' : p.predictedFailureType === 'NO_FAILURE' ? '' : 'failure';
         return h(
           'tr',
-          { class: p.predictedFailureType === 'NO_FAILURE' ? '' : 'failure' },
-          ...[String(i + 1), r.airTemperature, r.processTemperature, r.rotationalSpeed, r.torque, r.toolWear, r.productType, p.label, pct(p.probability), p.isAnomaly ? 'yes' : 'no'].map(
-            (v) => h('td', {}, String(v)),
-          ),
+          { class: cls },
+          ...[String(i + 1), verdict, pct(p.probability), p.isAnomaly ? `yes, ${multiple(ratio)}` : 'no', ...readingCells(readings[i], i).slice(1)].map((v) => h('td', {}, v)),
         );
       }),
     ),
@@ -252,12 +457,27 @@ async function runCsv(file: File): Promise<void> {
 function init(): void {
   const form = $<HTMLFormElement>('reading-form');
   const select = $<HTMLSelectElement>('example');
+  // The bounds the page checks, on the inputs themselves (and for the browser test to compare).
+  for (const s of FIELD_SPECS) {
+    const input = formInput(s.field)!;
+    input.dataset.min = String(s.min);
+    input.dataset.minExclusive = String(s.minExclusive);
+    input.dataset.max = String(s.max);
+  }
   EXAMPLES.forEach((e, i) => select.append(h('option', { value: String(i) }, `${e.failureType.toLowerCase().replace(/_/g, ' ')} — UDI ${e.udi} (${e.reading.productType})`)));
   select.addEventListener('change', () => {
     const e = EXAMPLES[Number(select.value)];
     if (!select.value || !e) return;
     for (const [k, v] of Object.entries(e.reading)) (form.elements.namedItem(k) as HTMLInputElement | HTMLSelectElement).value = String(v);
     void predict(form);
+  });
+  // An edited example is no longer that dataset row: back to the neutral "custom reading" entry.
+  form.addEventListener('input', (ev) => {
+    select.value = '';
+    if (ev.target instanceof HTMLInputElement && specByField(ev.target.name)) unmarkField(ev.target);
+  });
+  form.addEventListener('change', () => {
+    select.value = '';
   });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
