@@ -2,8 +2,8 @@
  * What the benchmark sends: the same GraphQL documents and variables go to the API and to the bare
  * reference server, so both parse the same JSON and write the same JSON.
  */
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import type { Reading } from '../src/inference/model-io';
 
 export type { Reading };

@@ -8,12 +8,12 @@
  * then prints CPU and GPU side by side with the GPU/CPU ratio. `--cpu-only` runs the CPU half alone (a
  * machine without CUDA can prove the script's logic that way). Exit code 1 when a check fails.
  */
-import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import autocannon from 'autocannon';
 import { PREDICT_BATCH_QUERY, PREDICT_QUERY, predictBatchBody, predictBody } from './common';
 import { freePort } from './fleet';
 

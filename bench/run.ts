@@ -14,13 +14,13 @@
  * still rewrites its own BENCHMARKS.md section outside --quick), --model-dir DIR (default $MODEL_DIR or models).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync, closeSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
-import http from 'node:http';
 import {
   BATCHING_QUERY,
   get,
@@ -32,15 +32,26 @@ import {
   rssOf,
   sleep,
 } from './common';
+import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(name);
-const option = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+// node:util's parseArgs: an unknown or misspelt flag is an error, never a silent full run.
+const { values: argv } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'model-dir': { type: 'string' },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+  },
+  strict: true,
+  allowPositionals: false,
+});
+const flag = (name: '--quick' | '--soak' | '--profile') => argv[name.slice(2) as 'quick' | 'soak' | 'profile'] === true;
+const option = (name: '--model-dir' | '--duration' | '--rounds' | '--only') => argv[name.slice(2) as 'model-dir' | 'duration' | 'rounds' | 'only'];
 const QUICK = flag('--quick');
 const SOAK = flag('--soak');
 const PROFILE = flag('--profile');
@@ -51,6 +62,12 @@ const WARMUP = QUICK ? 1 : 3;
 const ROUNDS = Number(option('--rounds') ?? (QUICK ? 1 : 3));
 /** How long the after-load RSS may take to settle (V8's memory reducer shrinks the heap some seconds after load stops). */
 const SETTLE_SECONDS = QUICK ? 10 : 45;
+
+const STARTED = Date.now();
+/** One line per measured round, so a five-minute run is never silent. */
+function progress(scenario: string, round: number): void {
+  console.log(`  ${scenario}: round ${round + 1}/${ROUNDS} (${Math.round((Date.now() - STARTED) / 1000)} s elapsed)`);
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -382,6 +399,7 @@ async function explanationScenario(api: Proc): Promise<ExplanationResult> {
   const plainRounds: Array<Awaited<ReturnType<typeof measure>>> = [];
   const explainedRounds: typeof plainRounds = [];
   for (let r = 0; r < ROUNDS; r++) {
+    progress('batch-1000-explanation', r);
     plainRounds.push(await measure(plainBody));
     explainedRounds.push(await measure(explainedBody));
   }
@@ -520,11 +538,14 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   let explanation: ExplanationResult | undefined;
   let edge: EdgeResult | undefined;
+  // Read after the try only when it completed; the initial values keep the compiler's definite-assignment check.
+  /* eslint-disable no-useless-assignment */
   let idleRss = 0;
   let startRss = 0;
   let settleSeconds = 0;
   let peakRss = 0;
   let afterRss = 0;
+  /* eslint-enable no-useless-assignment */
   try {
     // Same JSON from both: the reference does exactly the work the API's answer needs.
     const one = predictBody();
@@ -565,7 +586,10 @@ async function main(): Promise<void> {
       }
       // Rounds alternate between the servers so that drift in the machine's load hits all of them alike.
       const rounds = targets.map(() => [] as Array<{ load: Load; rows: number; runs: number; peak: number }>);
-      for (let r = 0; r < ROUNDS; r++) for (let t = 0; t < targets.length; t++) rounds[t].push(await measureOnce(targets[t]));
+      for (let r = 0; r < ROUNDS; r++) {
+        progress(s.id, r);
+        for (let t = 0; t < targets.length; t++) rounds[t].push(await measureOnce(targets[t]));
+      }
       const summary = rounds.map((rs) => ({
         load: medianLoad(rs.map((x) => x.load)),
         meanRowsPerRun: rs.reduce((a, x) => a + x.rows, 0) / Math.max(1, rs.reduce((a, x) => a + x.runs, 0)),
@@ -636,6 +660,7 @@ async function workersComparison(): Promise<void> {
       await cannon(p, body, 1, 64, WARMUP);
     }
     for (let r = 0; r < ROUNDS; r++) {
+      progress('workers-c64', r);
       loads[0].push(await cannon(one, body, 1, 64, DURATION));
       loads[1].push(await cannon(two, body, 1, 64, DURATION));
     }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import net from 'node:net';
+import { constants as zlibConstants } from 'node:zlib';
 import { ApolloServer } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -22,12 +23,12 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
 import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from './errors';
-import { registerConsole } from './http/console';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
 import { identify } from './http/client-identity';
+import { registerConsole } from './http/console';
+import { errorPayload, errorReply, toHttpError } from './http/errors';
 import { landingPagePlugin } from './http/landing-page';
 import { rateLimitHeaders } from './http/rate-limit-headers';
-import { errorPayload, errorReply, toHttpError } from './http/errors';
 import { tracePlugin, traceFromBody } from './http/trace';
 import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
@@ -238,7 +239,7 @@ export class App {
       threshold: config.compressionThresholdBytes,
       encodings: ['br', 'gzip'],
       // Brotli's default quality (11) costs ~20x gzip's CPU for a few % smaller JSON; 4 is gzip-fast and smaller.
-      brotliOptions: { params: { [require('node:zlib').constants.BROTLI_PARAM_QUALITY]: 4 } },
+      brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
       // Request bodies are decoded by our own preParsing step, which caps the decoded size (see http/body.ts).
       globalDecompression: false,
     });

@@ -66,7 +66,7 @@ it('starts with .env, pretty logs, restarts on a changed build file, and stops c
     await waitFor('tsc watch mode', () => /Watching for file changes/.test(out));
     await waitFor('the server on the .env port', async () => (await status(port, '/readyz')) === 200);
     assert.match(out, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening: GraphQL at /m, 'pino-pretty lines by default under npm run dev');
-    assert.match(out, new RegExp(`url: "http://127\\.0\\.0\\.1:${port}/graphql"`));
+    assert.match(out, new RegExp(`graphql: "http://127\\.0\\.0\\.1:${port}/graphql"`));
     assert.match(out, /env: "development"/);
 
     const before = count(/INFO: model ready$/);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import {
   buildClientSchema,
   buildSchema,
@@ -11,7 +12,6 @@ import {
   printSchema,
   type IntrospectionQuery,
 } from 'graphql';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { execute, GraphQLRequestError } from '../client/execute';
 import {
   ExplainBatchDocument,

@@ -1,9 +1,9 @@
 // isAnomaly behaviour of the shipped model: physically odd readings must be flagged, normal
 // operating rows must (almost) never be.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { PRODUCT_TYPE_CODE } from '../src/inference/model-io';
 

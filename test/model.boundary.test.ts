@@ -1,11 +1,11 @@
 // The shipped model on the near-boundary evaluation set (data/near-boundary.csv, written by the
 // training pipeline from the dataset alone, labelled by the published generating rules): the F1
 // floors of issue 12, and agreement between what onnxruntime-node computes and what model.json records.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { PRODUCT_TYPE_CODE } from '../src/inference/model-io';
 

@@ -1,10 +1,10 @@
 // Parity between the exported ONNX model (onnxruntime-node, CPU) and the outputs computed in
 // Python at export time (models/golden.json), plus the artifact contract in models/model.json.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 
 const modelDir = path.resolve(process.cwd(), process.env.MODEL_DIR ?? 'models');

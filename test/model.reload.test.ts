@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { metricValue, scrape } from './helpers/metrics';
-import { until } from './helpers/wait';
 import { NORMAL_READING, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
+import { until } from './helpers/wait';
 
 const ADMIN_KEY = 'reload-test-admin-key';
 const ADMIN = { 'x-api-key': ADMIN_KEY };

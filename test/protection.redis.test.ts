@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisProcess, redisSkipReason } from './helpers/redis';
+import { NORMAL_READING, startServer } from './helpers/server';
 import { until } from './helpers/wait';
-import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
 const PREDICT = 'mutation($i: SensorReadingInput!) { predict(input: $i) { label } }';
 const RATE = '{ rateLimit { store available limit used remaining resetAt } }';

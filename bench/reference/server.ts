@@ -5,8 +5,8 @@
  * it is the practical ceiling for JSON over HTTP on this machine, and every benchmark figure is a
  * ratio to it. Usage: MODEL_DIR=models PORT=0 node dist/bench/reference/server.js (prints the port).
  */
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodePredictions, INPUT_WIDTH, packReadings, type Reading } from '../../src/inference/model-io';

@@ -13,7 +13,6 @@ import {
   type TrainingRange,
 } from './explanation';
 import { checkGolden } from './model-check';
-import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
 import {
   decodePredictions,
   INPUT_WIDTH,
@@ -24,6 +23,7 @@ import {
   type PredictionShape,
   type Reading,
 } from './model-io';
+import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
 
 export type { ModelOutputs, Reading } from './model-io';
 

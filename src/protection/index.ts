@@ -1,10 +1,10 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { HttpError } from '../errors';
 import type { ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
 import type { MiddlewareFn } from 'type-graphql';
 import type { Config } from '../config';
 import type { AppContext } from '../context';
+import type { HttpError } from '../errors';
 import type { ClientIdentity } from '../http/client-identity';
 import { apiKeyGuard } from './api-keys';
 import { knownOperationTypes, QueryLimitGate } from './query-limits';

@@ -54,7 +54,7 @@ export class CompiledValidator {
   private readonly rules: Rule[] | undefined;
   private readonly bounds = new Map<string, number | string | undefined>();
 
-  constructor(private readonly target: new () => object) {
+  constructor(target: new () => object) {
     const metadata = getMetadataStorage().getTargetValidationMetadatas(target, '', true, false);
     const rules: Rule[] = [];
     let compilable = metadata.length > 0;
