@@ -87,10 +87,12 @@ export interface DecodeOptions<E extends string> {
 export function decodePredictions<E extends string>(outputs: ModelOutputs, count: number, o: DecodeOptions<E>): PredictionShape<E>[] {
   const classes = o.labels.length;
   const { probabilities: probs, reconstructionError: errors } = outputs;
+  // Stryker disable next-line ArrayDeclaration: equivalent, the length only pre-sizes an array every index of which is assigned
   const predictions = new Array<PredictionShape<E>>(count);
   for (let row = 0; row < count; row++) {
     const base = row * classes;
     let best = 0;
+    // Stryker disable next-line ArrayDeclaration: equivalent, as above
     const probabilities = new Array(classes);
     for (let c = 0; c < classes; c++) {
       if (probs[base + c] > probs[base + best]) best = c;

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Bounded mutation run for CI (issue 16): Stryker's incremental mode against the committed baselines in
+# .stryker-incremental/ re-tests only the mutants whose code, or whose covering test files, changed since
+# the baseline was recorded; unchanged results are reused. Every group still builds its sandbox and runs
+# its test files once. The run fails when any module scores below 85 % (test/mutation/score.mjs) or when
+# it takes more than ten minutes (refresh the baselines: npm run test:mutation -- --incremental, commit
+# .stryker-incremental/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+timeout --signal=INT 600 npm run test:mutation -- --incremental
+echo "== mutation run: $(( $(date +%s) - start )) s"

@@ -1,0 +1,61 @@
+// StrykerJS on the modules where a silent bug costs most (issue 16). See TESTING.md.
+//
+// Stryker copies the project to .stryker-tmp/, instruments the `mutate` files with every mutant at once
+// (mutation switching: a mutant is switched on by an environment variable at run time), compiles the
+// sandbox once with tsc and runs compiled node:test files through the TAP runner, one process per file.
+// Coverage is per test file: each mutant only runs the files that executed it.
+//
+// A group pairs modules with the fast test files that exercise them (no full servers: a server test
+// executes every module, so it would run for every surviving mutant). MUTATION_GROUP picks one group;
+// unset, every group runs in one Stryker run.
+const groups = {
+  inference: {
+    mutate: ['src/inference/model-io.ts', 'src/inference/inference.service.ts', 'src/inference/batcher.ts'],
+    tests: ['dist/test/inference.unit.test.js', 'dist/test/inference-start.unit.test.js', 'dist/test/batcher.test.js', 'dist/test/batcher.unit.test.js'],
+  },
+  validation: {
+    mutate: ['src/schema/reading-validator.ts', 'src/schema/sensor-reading.input.ts'],
+    tests: ['dist/test/validation.unit.test.js', 'dist/test/validation-fastpath.unit.test.js', 'dist/test/reading-validator.test.js'],
+  },
+  limits: {
+    mutate: ['src/protection/store.ts', 'src/protection/rate-limiter.ts', 'src/protection/query-limits.ts', 'src/protection/api-keys.ts'],
+    tests: ['dist/test/protection.unit.test.js', 'dist/test/mutation.protection.test.js'],
+  },
+  redis: {
+    mutate: ['src/protection/redis-store.ts'],
+    tests: ['dist/test/redis-store.unit.test.js', 'dist/test/mutation.redis-store.test.js'],
+  },
+  config: {
+    mutate: ['src/config.ts', 'src/errors.ts'],
+    tests: ['dist/test/config.unit.test.js', 'dist/test/errors.unit.test.js', 'dist/test/config.test.js', 'dist/test/mutation.config.test.js'],
+  },
+};
+
+const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);
+for (const n of names) if (!groups[n]) throw new Error(`MUTATION_GROUP: unknown group "${n}" (${Object.keys(groups).join(', ')})`);
+const picked = names.map((n) => groups[n]);
+const tag = names.length === Object.keys(groups).length ? 'all' : names.join('+');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'tap',
+  plugins: ['@stryker-mutator/tap-runner'],
+  buildCommand: 'npx tsc -p tsconfig.json',
+  mutate: picked.flatMap((g) => g.mutate),
+  tap: { testFiles: [...new Set(picked.flatMap((g) => g.tests))], forceBail: true },
+  coverageAnalysis: 'perTest',
+  // Two shared cores: one runner per core.
+  concurrency: 2,
+  // A busy machine stretches run times; a mutant that loops forever still times out.
+  timeoutMS: 20_000,
+  dryRunTimeoutMinutes: 10,
+  ignorePatterns: ['dist', 'bench/results', 'test/artifacts', 'examples/console/dist', 'reports', 'training/__pycache__'],
+  thresholds: { high: 90, low: 85, break: 85 },
+  // Committed: CI's --incremental run only re-tests mutants whose code or covering tests changed.
+  incrementalFile: `.stryker-incremental/${tag}.json`,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: `reports/mutation/${tag}.html` },
+  jsonReporter: { fileName: `reports/mutation/${tag}.json` },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
