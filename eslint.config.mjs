@@ -7,7 +7,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'client/generated/**', 'examples/console/dist/**', 'bench/results/**', '.stryker-tmp/**', 'reports/**'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'client/generated/**',
+      'examples/console/dist/**',
+      'bench/results/**',
+      '.stryker-tmp/**',
+      'reports/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -40,6 +48,7 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   prettier,
 );

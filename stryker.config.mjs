@@ -11,7 +11,12 @@
 const groups = {
   inference: {
     mutate: ['src/inference/model-io.ts', 'src/inference/inference.service.ts', 'src/inference/batcher.ts'],
-    tests: ['dist/test/inference.unit.test.js', 'dist/test/inference-start.unit.test.js', 'dist/test/batcher.test.js', 'dist/test/batcher.unit.test.js'],
+    tests: [
+      'dist/test/inference.unit.test.js',
+      'dist/test/inference-start.unit.test.js',
+      'dist/test/batcher.test.js',
+      'dist/test/batcher.unit.test.js',
+    ],
   },
   validation: {
     mutate: ['src/schema/reading-validator.ts', 'src/schema/sensor-reading.input.ts'],
@@ -27,7 +32,12 @@ const groups = {
   },
   config: {
     mutate: ['src/config.ts', 'src/errors.ts'],
-    tests: ['dist/test/config.unit.test.js', 'dist/test/errors.unit.test.js', 'dist/test/config.test.js', 'dist/test/mutation.config.test.js'],
+    tests: [
+      'dist/test/config.unit.test.js',
+      'dist/test/errors.unit.test.js',
+      'dist/test/config.test.js',
+      'dist/test/mutation.config.test.js',
+    ],
   },
 };
 

@@ -15,11 +15,10 @@ export const PREDICT_QUERY = `mutation Predict($input: SensorReadingInput!) { pr
 export const PREDICT_BATCH_QUERY = `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { ${PREDICTION_FIELDS} } }`;
 export const BATCHING_QUERY = 'query Batching { modelInfo { batching { runs rows meanRowsPerRun } } }';
 
-
 /** Deterministic, physically plausible readings (inside the AI4I 2020 ranges), some near failure modes. */
 export function readings(count: number, seed = 1): Reading[] {
   let s = seed >>> 0;
-  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const types = ['L', 'L', 'L', 'M', 'M', 'H'] as const;
   const out: Reading[] = [];
   for (let i = 0; i < count; i++) {

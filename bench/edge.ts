@@ -72,7 +72,13 @@ export async function underAttack(port: number, bodyLimit: number, seconds: numb
     victimAttacked: a,
     ratioP99: r3(a.p99 / u.p99),
     met: a.p99 < 5 * u.p99 || a.p99 < 25,
-    attackers: { requests: times.length, p50: r3(percentile(times, 50)), p99: r3(percentile(times, 99)), byStatus, documentBytes: doc.length },
+    attackers: {
+      requests: times.length,
+      p50: r3(percentile(times, 50)),
+      p99: r3(percentile(times, 99)),
+      byStatus,
+      documentBytes: doc.length,
+    },
   };
   console.log(
     `under-attack: victim predict p50/p99 unloaded ${u.p50}/${u.p99} ms, attacked ${a.p50}/${a.p99} ms (p99 ${result.ratioP99}x; floor: < 5x or < 25 ms: ${result.met ? 'met' : 'NOT MET'}) | ` +
@@ -89,7 +95,13 @@ export interface CompressionResult {
 function wireBytes(port: number, body: string, acceptEncoding?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/graphql',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) },
+      },
       (res) => {
         let n = 0;
         res.on('data', (c: Buffer) => (n += c.length));

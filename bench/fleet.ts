@@ -83,8 +83,7 @@ export function fleetNginxConfig(template: string, replicaPorts: number[], port:
   if (!upstream.test(template) || !listen.test(template)) {
     throw new Error(`${NGINX_CONF} lost its "# fleet:" markers; the fleet cannot rewrite it`);
   }
-  const servers = (indent: string) =>
-    replicaPorts.map((p) => `${indent}server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;\n`).join('');
+  const servers = (indent: string) => replicaPorts.map((p) => `${indent}server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;\n`).join('');
   return `daemon off;\n${template}`
     .replace(upstream, (_m, indent: string) => servers(indent))
     .replace(listen, (_m, indent: string) => `# fleet: listen\n${indent}listen 127.0.0.1:${port};`)
@@ -119,7 +118,13 @@ function getStatus(port: number, pathname: string): Promise<number> {
   });
 }
 
-async function waitUntil(what: string, child: ChildProcess, output: string[], check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  child: ChildProcess,
+  output: string[],
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -147,10 +152,12 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   }
   const children: ChildProcess[] = [];
   const stopAll = async () => {
-    await Promise.all(children.map((c) => {
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-      return exited(c);
-    }));
+    await Promise.all(
+      children.map((c) => {
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+        return exited(c);
+      }),
+    );
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -190,11 +197,19 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       capture(child, replica.output, `api-${index + 1}`, echo);
       replicas.push(replica);
     }
-    await Promise.all(replicas.map((r) =>
-      waitUntil(`api-${r.index + 1} (port ${r.port})`, r.child, r.output, async () => (await getStatus(r.port, '/readyz')) === 200)));
+    await Promise.all(
+      replicas.map((r) =>
+        waitUntil(`api-${r.index + 1} (port ${r.port})`, r.child, r.output, async () => (await getStatus(r.port, '/readyz')) === 200),
+      ),
+    );
 
     const port = options.port || (await freePort());
-    const nginxConfig = fleetNginxConfig(readFileSync(NGINX_CONF, 'utf8'), replicas.map((r) => r.port), port, dir);
+    const nginxConfig = fleetNginxConfig(
+      readFileSync(NGINX_CONF, 'utf8'),
+      replicas.map((r) => r.port),
+      port,
+      dir,
+    );
     const confPath = path.join(dir, 'nginx.conf');
     writeFileSync(confPath, nginxConfig);
     const nginxOut: string[] = [];

@@ -103,7 +103,8 @@ async function startServer(device: Device): Promise<{ port: number; child: Child
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
   const deadline = Date.now() + 90_000;
   while ((await readyz(port)) !== 200) {
-    if (child.exitCode !== null) throw new Error(`the server with INFERENCE_DEVICE=${device} exited (${child.exitCode}):\n${output.join('')}`);
+    if (child.exitCode !== null)
+      throw new Error(`the server with INFERENCE_DEVICE=${device} exited (${child.exitCode}):\n${output.join('')}`);
     if (Date.now() > deadline) throw new Error(`the server with INFERENCE_DEVICE=${device} was not ready in 90 s:\n${output.join('')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -234,7 +235,9 @@ async function main(): Promise<void> {
   const cpu = measured.get('cpu') ?? [];
   const cuda = measured.get('cuda');
   process.stdout.write(`\n== throughput on this host (${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'})\n`);
-  process.stdout.write(`   ${'workload'.padEnd(24)} ${'cpu rows/s'.padStart(12)} ${'cuda rows/s'.padStart(12)} ${'cuda/cpu'.padStart(9)}\n`);
+  process.stdout.write(
+    `   ${'workload'.padEnd(24)} ${'cpu rows/s'.padStart(12)} ${'cuda rows/s'.padStart(12)} ${'cuda/cpu'.padStart(9)}\n`,
+  );
   cpu.forEach((c, i) => {
     const g = cuda?.[i];
     const cpuRows = c.requestsPerSecond * c.rowsPerRequest;

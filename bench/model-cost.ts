@@ -41,13 +41,16 @@ if (files.length < 1) throw new Error('give at least one .onnx file (the first i
 function datasetInput(count: number): ort.Tensor {
   const lines = readFileSync(path.join(process.cwd(), 'data/ai4i2020.csv'), 'utf8').trim().split('\n');
   const header = lines[0].split(',');
-  const cols = ['Air temperature [K]', 'Process temperature [K]', 'Rotational speed [rpm]', 'Torque [Nm]',
-    'Tool wear [min]'].map((c) => header.indexOf(c));
+  const cols = ['Air temperature [K]', 'Process temperature [K]', 'Rotational speed [rpm]', 'Torque [Nm]', 'Tool wear [min]'].map((c) =>
+    header.indexOf(c),
+  );
   const type = header.indexOf('Type');
   const data = new Float32Array(count * 6);
   for (let i = 0; i < count; i++) {
     const f = lines[1 + (i % (lines.length - 1))].split(',');
-    cols.forEach((c, k) => { data[i * 6 + k] = Number(f[c]); });
+    cols.forEach((c, k) => {
+      data[i * 6 + k] = Number(f[c]);
+    });
     data[i * 6 + 5] = PRODUCT_TYPE_CODE[f[type] as 'L' | 'M' | 'H'];
   }
   return new ort.Tensor('float32', data, [count, 6]);
@@ -61,13 +64,18 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const input = datasetInput(rows);
-  const models = await Promise.all(files.map(async (file) => {
-    const bytes = readFileSync(file);
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
-    });
-    return { file, sha256: createHash('sha256').update(bytes).digest('hex'), session, samples: [] as number[] };
-  }));
+  const models = await Promise.all(
+    files.map(async (file) => {
+      const bytes = readFileSync(file);
+      const session = await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        executionProviders: ['cpu'],
+      });
+      return { file, sha256: createHash('sha256').update(bytes).digest('hex'), session, samples: [] as number[] };
+    }),
+  );
   for (const m of models) for (let i = 0; i < 3; i++) await m.session.run({ readings: input }); // warm-up
 
   for (let round = 0; round < rounds; round++) {
@@ -97,14 +105,23 @@ async function main(): Promise<void> {
 
   if (flags.json) {
     const cpus = os.cpus();
-    writeFileSync(flags.json, JSON.stringify({
-      command: `node dist/bench/model-cost.js --rows ${rows} --rounds ${rounds} --runs ${runs} ${files.map((f) => path.basename(f)).join(' ')}`,
-      measuredAt: new Date().toISOString(),
-      machine: `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(1)} at the end, onnxruntime-node ${ort.env.versions.common}`,
-      rows, rounds, runs,
-      reference: results[0],
-      results,
-    }, null, 1) + '\n');
+    writeFileSync(
+      flags.json,
+      JSON.stringify(
+        {
+          command: `node dist/bench/model-cost.js --rows ${rows} --rounds ${rounds} --runs ${runs} ${files.map((f) => path.basename(f)).join(' ')}`,
+          measuredAt: new Date().toISOString(),
+          machine: `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(1)} at the end, onnxruntime-node ${ort.env.versions.common}`,
+          rows,
+          rounds,
+          runs,
+          reference: results[0],
+          results,
+        },
+        null,
+        1,
+      ) + '\n',
+    );
     console.log(`wrote ${flags.json}`);
   }
 }

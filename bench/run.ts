@@ -21,17 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import {
-  BATCHING_QUERY,
-  get,
-  post,
-  predictBatchBody,
-  predictBody,
-  PREDICTION_FIELDS,
-  readings,
-  rssOf,
-  sleep,
-} from './common';
+import { BATCHING_QUERY, get, post, predictBatchBody, predictBody, PREDICTION_FIELDS, readings, rssOf, sleep } from './common';
 import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -51,7 +41,8 @@ const { values: argv } = parseArgs({
   allowPositionals: false,
 });
 const flag = (name: '--quick' | '--soak' | '--profile') => argv[name.slice(2) as 'quick' | 'soak' | 'profile'] === true;
-const option = (name: '--model-dir' | '--duration' | '--rounds' | '--only') => argv[name.slice(2) as 'model-dir' | 'duration' | 'rounds' | 'only'];
+const option = (name: '--model-dir' | '--duration' | '--rounds' | '--only') =>
+  argv[name.slice(2) as 'model-dir' | 'duration' | 'rounds' | 'only'];
 const QUICK = flag('--quick');
 const SOAK = flag('--soak');
 const PROFILE = flag('--profile');
@@ -81,7 +72,12 @@ function medianLoad(loads: Load[]): Load {
   return {
     requestsPerSecond: m((l) => l.requestsPerSecond),
     rowsPerSecond: m((l) => l.rowsPerSecond),
-    latencyMs: { p50: m((l) => l.latencyMs.p50), p90: m((l) => l.latencyMs.p90), p99: m((l) => l.latencyMs.p99), mean: m((l) => l.latencyMs.mean) },
+    latencyMs: {
+      p50: m((l) => l.latencyMs.p50),
+      p90: m((l) => l.latencyMs.p90),
+      p99: m((l) => l.latencyMs.p99),
+      mean: m((l) => l.latencyMs.mean),
+    },
     requests: sum((l) => l.requests),
     non2xx: sum((l) => l.non2xx),
     errors: sum((l) => l.errors),
@@ -234,7 +230,14 @@ async function sequential(p: Proc, body: string, seconds: number): Promise<Load>
     try {
       const status = await new Promise<number>((resolve, reject) => {
         const req = http.request(
-          { host: '127.0.0.1', port: p.port, path: p.name === 'reference' ? '/' : '/graphql', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          {
+            host: '127.0.0.1',
+            port: p.port,
+            path: p.name === 'reference' ? '/' : '/graphql',
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
           (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode ?? 0));
@@ -332,9 +335,15 @@ async function explanationScenario(api: Proc): Promise<ExplanationResult> {
   const connections = 3;
   const inputs = readings(rows);
   const body = (fields: string) =>
-    JSON.stringify({ operationName: 'PredictBatch', query: `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { ${fields} } }`, variables: { inputs } });
+    JSON.stringify({
+      operationName: 'PredictBatch',
+      query: `mutation PredictBatch($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { ${fields} } }`,
+      variables: { inputs },
+    });
   const plainBody = body(PREDICTION_FIELDS);
-  const explainedBody = body(`${PREDICTION_FIELDS} explanation { temperatureDifference power strain drivers { field value reference effect } }`);
+  const explainedBody = body(
+    `${PREDICTION_FIELDS} explanation { temperatureDifference power strain drivers { field value reference effect } }`,
+  );
   const answer = await check(api, explainedBody);
   const explained = answer.data.predictBatch as Array<{ explanation: { drivers: unknown[] } }>;
   if (explained.length !== rows || explained.some((p) => p.explanation.drivers.length !== 5)) {
@@ -393,7 +402,8 @@ async function explanationScenario(api: Proc): Promise<ExplanationResult> {
     const load_ = await load(b, DURATION);
     await quiesce();
     const after = await batching(api);
-    if (load_.non2xx > 0 || load_.errors > 0) console.warn(`  batch-1000-explanation: ${load_.non2xx} non-2xx, ${load_.errors} errors or unexpected answers`);
+    if (load_.non2xx > 0 || load_.errors > 0)
+      console.warn(`  batch-1000-explanation: ${load_.non2xx} non-2xx, ${load_.errors} errors or unexpected answers`);
     return { load: load_, modelRows: after.rows - before.rows, runs: after.runs - before.runs };
   };
   const plainRounds: Array<Awaited<ReturnType<typeof measure>>> = [];
@@ -403,7 +413,12 @@ async function explanationScenario(api: Proc): Promise<ExplanationResult> {
     plainRounds.push(await measure(plainBody));
     explainedRounds.push(await measure(explainedBody));
   }
-  const perRun = (rs: typeof plainRounds) => rs.reduce((a, x) => a + x.modelRows, 0) / Math.max(1, rs.reduce((a, x) => a + x.runs, 0));
+  const perRun = (rs: typeof plainRounds) =>
+    rs.reduce((a, x) => a + x.modelRows, 0) /
+    Math.max(
+      1,
+      rs.reduce((a, x) => a + x.runs, 0),
+    );
   const result: ExplanationResult = {
     plain: medianLoad(plainRounds.map((x) => x.load)),
     explained: medianLoad(explainedRounds.map((x) => x.load)),
@@ -472,7 +487,12 @@ async function soak(): Promise<void> {
     const n = steady.length;
     const mx = steady.reduce((a, s) => a + s.t, 0) / n;
     const my = steady.reduce((a, s) => a + s.rssMB, 0) / n;
-    const slope = steady.reduce((a, s) => a + (s.t - mx) * (s.rssMB - my), 0) / Math.max(1e-9, steady.reduce((a, s) => a + (s.t - mx) ** 2, 0));
+    const slope =
+      steady.reduce((a, s) => a + (s.t - mx) * (s.rssMB - my), 0) /
+      Math.max(
+        1e-9,
+        steady.reduce((a, s) => a + (s.t - mx) ** 2, 0),
+      );
     const result = {
       date: new Date().toISOString(),
       seconds,
@@ -564,9 +584,30 @@ async function main(): Promise<void> {
     const scenarios = [
       { id: 'predict-c1', title: '`predict`, 1 connection (latency)', body: one, rows: 1, connections: 1, unit: 'req/s' as const },
       { id: 'predict-c64', title: '`predict`, 64 connections', body: one, rows: 1, connections: 64, unit: 'req/s' as const },
-      { id: 'batch-100', title: '`predictBatch`, 100 rows, 8 connections', body: predictBatchBody(100), rows: 100, connections: 8, unit: 'rows/s' as const },
-      { id: 'batch-1000', title: '`predictBatch`, 1,000 rows, 8 connections', body: predictBatchBody(1000), rows: 1000, connections: 8, unit: 'rows/s' as const },
-      { id: 'predict-c256', title: '`predict`, 256 connections, batching on vs off', body: one, rows: 1, connections: 256, unit: 'req/s' as const },
+      {
+        id: 'batch-100',
+        title: '`predictBatch`, 100 rows, 8 connections',
+        body: predictBatchBody(100),
+        rows: 100,
+        connections: 8,
+        unit: 'rows/s' as const,
+      },
+      {
+        id: 'batch-1000',
+        title: '`predictBatch`, 1,000 rows, 8 connections',
+        body: predictBatchBody(1000),
+        rows: 1000,
+        connections: 8,
+        unit: 'rows/s' as const,
+      },
+      {
+        id: 'predict-c256',
+        title: '`predict`, 256 connections, batching on vs off',
+        body: one,
+        rows: 1,
+        connections: 256,
+        unit: 'req/s' as const,
+      },
     ];
     const only = option('--only');
     for (const s of scenarios.filter((x) => !only || only.split(',').includes(x.id))) {
@@ -592,7 +633,12 @@ async function main(): Promise<void> {
       }
       const summary = rounds.map((rs) => ({
         load: medianLoad(rs.map((x) => x.load)),
-        meanRowsPerRun: rs.reduce((a, x) => a + x.rows, 0) / Math.max(1, rs.reduce((a, x) => a + x.runs, 0)),
+        meanRowsPerRun:
+          rs.reduce((a, x) => a + x.rows, 0) /
+          Math.max(
+            1,
+            rs.reduce((a, x) => a + x.runs, 0),
+          ),
         peak: Math.max(...rs.map((x) => x.peak)),
       }));
       const roundRatio = (t: number) => median(rounds[t].map((x, i) => x.load.requestsPerSecond / rounds[0][i].load.requestsPerSecond));
@@ -600,18 +646,29 @@ async function main(): Promise<void> {
       if (ours.peak > peakRss) peakRss = ours.peak;
       const ratio = roundRatio(1);
       const result: ScenarioResult = {
-        id: s.id, title: s.title, unit: s.unit, rows: s.rows, connections: s.connections,
-        reference: ref.load, api: ours.load, ratio, meanRowsPerRun: ours.meanRowsPerRun, apiPeakRssMB: round(ours.peak / MB, 1),
+        id: s.id,
+        title: s.title,
+        unit: s.unit,
+        rows: s.rows,
+        connections: s.connections,
+        reference: ref.load,
+        api: ours.load,
+        ratio,
+        meanRowsPerRun: ours.meanRowsPerRun,
+        apiPeakRssMB: round(ours.peak / MB, 1),
         rounds: ROUNDS,
       };
       if (targets.length === 3) {
         result.batchingOff = { api: summary[2].load, ratio: roundRatio(2), meanRowsPerRun: summary[2].meanRowsPerRun };
       }
       results.push(result);
-      const fmt = (l: Load) => `${round(s.unit === 'rows/s' ? l.rowsPerSecond : l.requestsPerSecond, 0)} ${s.unit} p50 ${round(l.latencyMs.p50, 3)} ms p99 ${round(l.latencyMs.p99, 3)} ms`;
-      console.log(`${s.id}: reference ${fmt(ref.load)} | api ${fmt(ours.load)} | ratio ${round(ratio)}x | api peak RSS ${round(ours.peak / MB, 1)} MB` +
-        (ours.meanRowsPerRun !== undefined ? ` | rows/run ${round(ours.meanRowsPerRun)}` : '') +
-        (result.batchingOff ? ` | batching off ${fmt(result.batchingOff.api)} ratio ${round(result.batchingOff.ratio)}x` : ''));
+      const fmt = (l: Load) =>
+        `${round(s.unit === 'rows/s' ? l.rowsPerSecond : l.requestsPerSecond, 0)} ${s.unit} p50 ${round(l.latencyMs.p50, 3)} ms p99 ${round(l.latencyMs.p99, 3)} ms`;
+      console.log(
+        `${s.id}: reference ${fmt(ref.load)} | api ${fmt(ours.load)} | ratio ${round(ratio)}x | api peak RSS ${round(ours.peak / MB, 1)} MB` +
+          (ours.meanRowsPerRun !== undefined ? ` | rows/run ${round(ours.meanRowsPerRun)}` : '') +
+          (result.batchingOff ? ` | batching off ${fmt(result.batchingOff.api)} ratio ${round(result.batchingOff.ratio)}x` : ''),
+      );
     }
     if (!only || only.split(',').includes('batch-1000-explanation')) explanation = await explanationScenario(api);
     if (!only || only.split(',').includes('edge')) {
@@ -672,12 +729,25 @@ async function workersComparison(): Promise<void> {
   const ratio = median(loads[1].map((l, i) => l.requestsPerSecond / loads[0][i].requestsPerSecond));
   const failures = [...loads[0], ...loads[1]].reduce((a, l) => a + l.non2xx + l.errors, 0);
   const fmt = (l: Load) => `${round(l.requestsPerSecond, 0)} req/s p50 ${round(l.latencyMs.p50, 3)} ms p99 ${round(l.latencyMs.p99, 3)} ms`;
-  console.log(`workers-c64: WORKERS=1 ${fmt(w1)} | WORKERS=2 ${fmt(w2)} | ratio ${round(ratio)}x | failures ${failures} | ${os.availableParallelism()} cores shared with the load generator`);
-  const out = { date: new Date().toISOString(), mode: QUICK ? 'quick' : 'full', cores: os.availableParallelism(), rounds: ROUNDS, durationSeconds: DURATION, workers1: w1, workers2: w2, ratio, failures };
+  console.log(
+    `workers-c64: WORKERS=1 ${fmt(w1)} | WORKERS=2 ${fmt(w2)} | ratio ${round(ratio)}x | failures ${failures} | ${os.availableParallelism()} cores shared with the load generator`,
+  );
+  const out = {
+    date: new Date().toISOString(),
+    mode: QUICK ? 'quick' : 'full',
+    cores: os.availableParallelism(),
+    rounds: ROUNDS,
+    durationSeconds: DURATION,
+    workers1: w1,
+    workers2: w2,
+    ratio,
+    failures,
+  };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(path.join(RESULTS, 'workers.json'), JSON.stringify(out, null, 2));
   if (QUICK) return;
-  const row = (label: string, l: Load) => `| ${label} | ${Math.round(l.requestsPerSecond).toLocaleString('en-US')} req/s | ${round(l.latencyMs.p50, 3)} ms / ${round(l.latencyMs.p99, 3)} ms | ${l.non2xx + l.errors} |`;
+  const row = (label: string, l: Load) =>
+    `| ${label} | ${Math.round(l.requestsPerSecond).toLocaleString('en-US')} req/s | ${round(l.latencyMs.p50, 3)} ms / ${round(l.latencyMs.p99, 3)} ms | ${l.non2xx + l.errors} |`;
   spliceMarkdown(
     'workers',
     [
@@ -732,7 +802,17 @@ function report(
       met: mem.afterRss <= mem.idleRss * 1.2,
     },
   ];
-  const failures = results.reduce((a, r) => a + r.api.non2xx + r.api.errors + r.reference.non2xx + r.reference.errors + (r.batchingOff ? r.batchingOff.api.non2xx + r.batchingOff.api.errors : 0), 0) +
+  const failures =
+    results.reduce(
+      (a, r) =>
+        a +
+        r.api.non2xx +
+        r.api.errors +
+        r.reference.non2xx +
+        r.reference.errors +
+        (r.batchingOff ? r.batchingOff.api.non2xx + r.batchingOff.api.errors : 0),
+      0,
+    ) +
     (explanation ? explanation.plain.non2xx + explanation.plain.errors + explanation.explained.non2xx + explanation.explained.errors : 0);
   const out = {
     date: new Date().toISOString(),
@@ -773,14 +853,21 @@ function report(
     `Full run of ${out.date} (\`npm run bench\`; per server and scenario ${WARMUP} s warm-up, then ${ROUNDS} rounds of ${DURATION} s alternating between the servers; figures are medians of the rounds, ratios the median of the per-round ratios; wall ${out.wallSeconds} s). Model: ${out.model}.`,
     '',
     `Machine: ${out.machine.cpu}, ${out.machine.cores} cores, ${out.machine.memoryGB} GB, ${out.machine.os}; load generator (autocannon) on the same cores.`,
-    `Versions: ${Object.entries(out.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    `API: \`node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js\` with ${Object.entries(API_ENV).filter(([k]) => k !== 'MODEL_DIR').map(([k, v]) => `${k}=${v}`).join(' ')}, access log to a file; class-validator rules enforced on every row.`,
+    `Versions: ${Object.entries(out.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+    `API: \`node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js\` with ${Object.entries(API_ENV)
+      .filter(([k]) => k !== 'MODEL_DIR')
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}, access log to a file; class-validator rules enforced on every row.`,
     '',
     '| scenario | reference | API | API / reference | reference p50 / p99 | API p50 / p99 | rows per ONNX run | API failures |',
     '|---|---|---|---|---|---|---|---|',
     ...results.flatMap((r) => [
       row(r.title + (r.batchingOff ? ' (batching on)' : ''), r, r.api, r.ratio, r.meanRowsPerRun),
-      ...(r.batchingOff ? [row(r.title + ' (batching off, MAX_BATCH_SIZE=1)', r, r.batchingOff.api, r.batchingOff.ratio, r.batchingOff.meanRowsPerRun)] : []),
+      ...(r.batchingOff
+        ? [row(r.title + ' (batching off, MAX_BATCH_SIZE=1)', r, r.batchingOff.api, r.batchingOff.ratio, r.batchingOff.meanRowsPerRun)]
+        : []),
     ]),
     '',
     `Memory (API RSS): ${out.memory.startMB} MB just after start, idle (warmed up: 200 \`predict\` + 10 1,000-row \`predictBatch\`, then 3 s quiet) ${out.memory.idleMB} MB, peak under load ${out.memory.peakUnderLoadMB} MB (per scenario: ${results.map((r) => `${r.id} ${r.apiPeakRssMB} MB`).join(', ')}), ${out.memory.afterLoadSeconds} s after the last scenario ${out.memory.afterLoadMB} MB (polled each second for up to ${SETTLE_SECONDS} s until within 20 % of idle).`,
@@ -804,7 +891,9 @@ function report(
             `(\`health { status }\` repeated to the body limit) back to back while a third calls \`predict\` on one connection: its p50 / p99 ` +
             `${edge.attack.victimUnloaded.p50} / ${edge.attack.victimUnloaded.p99} ms unloaded, ${edge.attack.victimAttacked.p50} / ${edge.attack.victimAttacked.p99} ms attacked ` +
             `(p99 **${edge.attack.ratioP99}x**; floor < 5x or < 25 ms: ${edge.attack.met ? 'met' : '**not met**'}). The attackers' ${edge.attack.attackers.requests} documents were refused in ` +
-            `p50 ${edge.attack.attackers.p50} ms, p99 ${edge.attack.attackers.p99} ms (${Object.entries(edge.attack.attackers.byStatus).map(([k, v]) => `${v} x ${k}`).join(', ')}).`,
+            `p50 ${edge.attack.attackers.p50} ms, p99 ${edge.attack.attackers.p99} ms (${Object.entries(edge.attack.attackers.byStatus)
+              .map(([k, v]) => `${v} x ${k}`)
+              .join(', ')}).`,
           '',
           `Compression, 1,000-row \`predictBatch\` answer: ${edge.compression.bytes.identity.toLocaleString('en-US')} B plain, ${edge.compression.bytes.gzip.toLocaleString('en-US')} B gzip, ` +
             `${edge.compression.bytes.br.toLocaleString('en-US')} B br; rows/s at 8 connections ${edge.compression.rowsPerSecond.identity.toLocaleString('en-US')} plain, ` +

@@ -16,7 +16,6 @@ import * as ort from 'onnxruntime-node';
 import { INPUT_WIDTH, packReadings } from '../src/inference/model-io';
 import { readings } from './common';
 
-
 interface ModelInfo {
   onnx: Uint8Array;
   input: string;
@@ -83,7 +82,10 @@ if (!isMainThread) {
     parentPort!.on('message', async (msg: { id: number; input: Float32Array; rows: number }) => {
       const out = await session.run({ [m.input]: new ort.Tensor('float32', msg.input, [msg.rows, INPUT_WIDTH]) });
       const arrays = m.outputs.map((n) => out[n].data as Float32Array);
-      parentPort!.postMessage({ id: msg.id, out: arrays }, arrays.map((a) => a.buffer as ArrayBuffer));
+      parentPort!.postMessage(
+        { id: msg.id, out: arrays },
+        arrays.map((a) => a.buffer as ArrayBuffer),
+      );
     });
     parentPort!.postMessage('ready');
   });
@@ -163,7 +165,9 @@ async function main(): Promise<void> {
   console.log('| case | session on | runs/s | rows/s | round trip p50 | p99 | event-loop delay p99 |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.case} | ${r.where} | ${f(r.runsPerSecond)} | ${f(r.rowsPerSecond)} | ${f(r.p50Ms)} ms | ${f(r.p99Ms)} ms | ${f(r.loopDelayP99Ms)} ms |`);
+    console.log(
+      `| ${r.case} | ${r.where} | ${f(r.runsPerSecond)} | ${f(r.rowsPerSecond)} | ${f(r.p50Ms)} ms | ${f(r.p99Ms)} ms | ${f(r.loopDelayP99Ms)} ms |`,
+    );
   }
 }
 

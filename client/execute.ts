@@ -62,7 +62,9 @@ function operationNameOf(document: TypedDocumentNode<unknown, unknown>): string 
 export async function execute<TResult, TVariables>(
   url: string,
   document: TypedDocumentNode<TResult, TVariables>,
-  ...[variables, options]: TVariables extends Record<string, never> ? [variables?: TVariables, options?: ExecuteOptions] : [variables: TVariables, options?: ExecuteOptions]
+  ...[variables, options]: TVariables extends Record<string, never>
+    ? [variables?: TVariables, options?: ExecuteOptions]
+    : [variables: TVariables, options?: ExecuteOptions]
 ): Promise<TResult> {
   let query = printed.get(document);
   if (query === undefined) {

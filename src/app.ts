@@ -229,9 +229,15 @@ export class App {
       pressureHandler: ((_req: FastifyRequest, reply: FastifyReply) =>
         errorPayload(
           reply,
-          new HttpError(503, ErrorCode.SERVER_BUSY, 'The server is overloaded; retry shortly', { retryAfter: RETRY_AFTER_SECONDS }, {
-            'retry-after': String(RETRY_AFTER_SECONDS),
-          }),
+          new HttpError(
+            503,
+            ErrorCode.SERVER_BUSY,
+            'The server is overloaded; retry shortly',
+            { retryAfter: RETRY_AFTER_SECONDS },
+            {
+              'retry-after': String(RETRY_AFTER_SECONDS),
+            },
+          ),
         )) as unknown as () => void,
     });
     await fastify.register(fastifyCompress, {
@@ -311,9 +317,15 @@ export class App {
           // Draining: answer, but tell keep-alive clients to reconnect (elsewhere: readiness is false).
           reply.header('connection', 'close');
           if (this.phase === 'closing') {
-            throw new HttpError(503, ErrorCode.SERVER_BUSY, 'The server is shutting down; retry on another connection', {
-              retryAfter: RETRY_AFTER_SECONDS,
-            }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+            throw new HttpError(
+              503,
+              ErrorCode.SERVER_BUSY,
+              'The server is shutting down; retry on another connection',
+              {
+                retryAfter: RETRY_AFTER_SECONDS,
+              },
+              { 'retry-after': String(RETRY_AFTER_SECONDS) },
+            );
           }
         }
         const identity = identify(request.headers, request.ip);

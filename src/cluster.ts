@@ -35,7 +35,8 @@ export function runPrimary(config: Config, logger: Logger): void {
       case `${RATE_LIMIT_CHANNEL}:requests`: {
         const store = message.family === 'requests' ? stores.requests : stores.budgets;
         // Synchronous: one message at a time, so reserve stays atomic across workers.
-        const reply = (body: { result?: unknown; error?: string }) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, ...body });
+        const reply = (body: { result?: unknown; error?: string }) =>
+          worker.isConnected() && worker.send({ pm: message.pm, id: message.id, ...body });
         try {
           const result =
             message.op === 'reserve'
@@ -55,7 +56,10 @@ export function runPrimary(config: Config, logger: Logger): void {
         return;
       case READY_CHANNEL:
         everReady.add(worker.id);
-        logger.info({ pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.workers }, 'worker ready');
+        logger.info(
+          { pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.workers },
+          'worker ready',
+        );
         return;
     }
   });
@@ -143,8 +147,11 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
     return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
   }
   if (metrics && config.metrics.port !== undefined) {
-    const { port } = await serveMetrics(config.metrics.port, config.host, () => metrics.metricsText(), (err) =>
-      logger.warn({ err }, 'metrics failed'),
+    const { port } = await serveMetrics(
+      config.metrics.port,
+      config.host,
+      () => metrics.metricsText(),
+      (err) => logger.warn({ err }, 'metrics failed'),
     );
     logger.info({ port }, 'metrics listening');
   }

@@ -58,7 +58,7 @@ const RULES: Rule[] = [
     namesField: true,
     // class-validator's name for a property the class does not declare (forbidNonWhitelisted).
     constraint: () => 'whitelistValidation',
-        // graphql-js lists the closest names first; the first is the "did you mean".
+    // graphql-js lists the closest names first; the first is the "did you mean".
     message: (field, m, _shown, hints) => `${field} is not a field of ${m[2]}${hint(m[3]?.match(/"\w+"/)?.[0], hints)}`,
   },
   {
@@ -172,7 +172,8 @@ export function coercionViolation(message: string, variables: Record<string, unk
       field: variable,
       value: null,
       constraint: 'isDefined',
-      message: what === 'was not provided' ? `$${variable} is required (${type}) but was not provided` : `$${variable} must not be null (${type})`,
+      message:
+        what === 'was not provided' ? `$${variable} is required (${type}) but was not provided` : `$${variable} must not be null (${type})`,
     };
   }
   const parsed = parseGotInvalid(message);

@@ -286,7 +286,10 @@ export function loadConfig(env: Env = process.env): Config {
   const requestWindow = str(env, 'REQUEST_LIMIT_WINDOW', '1m');
   const logPretty = bool(env, 'LOG_PRETTY', false);
   if (logPretty && nodeEnv !== 'development') {
-    throw new ConfigError('LOG_PRETTY', `only with NODE_ENV=development (pino-pretty is a development dependency), got NODE_ENV=${nodeEnv}`);
+    throw new ConfigError(
+      'LOG_PRETTY',
+      `only with NODE_ENV=development (pino-pretty is a development dependency), got NODE_ENV=${nodeEnv}`,
+    );
   }
 
   return {
@@ -295,7 +298,13 @@ export function loadConfig(env: Env = process.env): Config {
     host: str(env, 'HOST', '0.0.0.0'),
     port,
     logLevel: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', [
-      'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
     ] as const),
     logPretty,
     modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),

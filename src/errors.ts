@@ -118,15 +118,18 @@ export function serverBusy(queuedRows: number, maxQueueRows: number): GraphQLErr
  * late is worse than telling the client when to retry. 503 with Retry-After, like other overload answers.
  */
 export function queueWaitExceeded(maxQueueWaitMs: number, retryAfter: number): GraphQLError {
-  return new GraphQLError(`The request waited more than ${maxQueueWaitMs} ms (MAX_QUEUE_WAIT_MS) for inference; retry after ${retryAfter} s`, {
-    extensions: {
-      code: ErrorCode.SERVER_BUSY,
-      reason: 'QUEUE_WAIT',
-      maxQueueWaitMs,
-      retryAfter,
-      http: { status: 503, headers: new Map([['retry-after', String(retryAfter)]]) },
+  return new GraphQLError(
+    `The request waited more than ${maxQueueWaitMs} ms (MAX_QUEUE_WAIT_MS) for inference; retry after ${retryAfter} s`,
+    {
+      extensions: {
+        code: ErrorCode.SERVER_BUSY,
+        reason: 'QUEUE_WAIT',
+        maxQueueWaitMs,
+        retryAfter,
+        http: { status: 503, headers: new Map([['retry-after', String(retryAfter)]]) },
+      },
     },
-  });
+  );
 }
 
 export function clientDisconnected(): GraphQLError {
@@ -240,16 +243,13 @@ export function rateLimited(info: {
   resetAt: string;
 }): GraphQLError {
   const what = info.budget === 'rows' ? 'readings' : info.budget === 'requests' ? 'requests' : 'operations';
-  return new GraphQLError(
-    `Rate limit exceeded: ${info.limit} ${what} per ${info.window}; retry after ${info.retryAfter} s`,
-    {
-      extensions: {
-        code: ErrorCode.RATE_LIMITED,
-        ...info,
-        http: { status: 429, headers: new Map([['retry-after', String(info.retryAfter)]]) },
-      },
+  return new GraphQLError(`Rate limit exceeded: ${info.limit} ${what} per ${info.window}; retry after ${info.retryAfter} s`, {
+    extensions: {
+      code: ErrorCode.RATE_LIMITED,
+      ...info,
+      http: { status: 429, headers: new Map([['retry-after', String(info.retryAfter)]]) },
     },
-  );
+  });
 }
 
 /** RATE_LIMITED when the shared rate-limit store is unreachable and RATE_LIMIT_FAIL_MODE=closed. */
@@ -265,6 +265,11 @@ export function rateLimitUnavailable(retryAfter: number): GraphQLError {
 }
 
 /** QUERY_TOO_COMPLEX: a document broke one of the static limits (depth, cost, aliases, root fields). */
-export function queryTooComplex(rule: 'depth' | 'cost' | 'aliases' | 'rootFields', limit: number, value: number, message: string): GraphQLError {
+export function queryTooComplex(
+  rule: 'depth' | 'cost' | 'aliases' | 'rootFields',
+  limit: number,
+  value: number,
+  message: string,
+): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, rule, limit, value } });
 }

@@ -17,7 +17,10 @@ import { buildAppSchema, type SchemaOptions } from './schema';
 export const RESOLVERS = [PredictionResolver, PredictionExplanationResolver, ModelResolver, RateLimitResolver] as const;
 
 /** The API's schema. Building it needs no running app (codegen's emit script calls this alone). */
-export function buildSchema(config: Pick<Config, 'maxBatchRows'>, globalMiddlewares?: SchemaOptions['globalMiddlewares']): Promise<GraphQLSchema> {
+export function buildSchema(
+  config: Pick<Config, 'maxBatchRows'>,
+  globalMiddlewares?: SchemaOptions['globalMiddlewares'],
+): Promise<GraphQLSchema> {
   return buildAppSchema({ resolvers: RESOLVERS, maxBatchRows: config.maxBatchRows, globalMiddlewares });
 }
 

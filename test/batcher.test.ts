@@ -29,7 +29,14 @@ describe('RowBatcher', () => {
     const results = await Promise.all([1, 2, 3, 4, 5].map((x) => b.load(x)));
     assert.deepEqual(results, [10, 20, 30, 40, 50]);
     assert.equal(r.calls.length, 1);
-    assert.deepEqual(b.stats(), { runs: 1, rows: 5, failedRuns: 0, queuedRows: 0, meanRowsPerRun: 5, dropped: { disconnected: 0, deadline: 0 } });
+    assert.deepEqual(b.stats(), {
+      runs: 1,
+      rows: 5,
+      failedRuns: 0,
+      queuedRows: 0,
+      meanRowsPerRun: 5,
+      dropped: { disconnected: 0, deadline: 0 },
+    });
   });
 
   it('coalesces work queued from separate I/O-phase callbacks of the same loop turn', async () => {
@@ -50,8 +57,14 @@ describe('RowBatcher', () => {
     const r = recorder<number>();
     const b = new RowBatcher({ runBatch: r.run, maxBatchSize: 10 });
     const out = await b.loadAll(Array.from({ length: 25 }, (_, i) => i));
-    assert.deepEqual(out, Array.from({ length: 25 }, (_, i) => i));
-    assert.deepEqual(r.calls.map((c) => c.length), [10, 10, 5]);
+    assert.deepEqual(
+      out,
+      Array.from({ length: 25 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      r.calls.map((c) => c.length),
+      [10, 10, 5],
+    );
   });
 
   it('waits maxWaitMs to gather rows that arrive later', async () => {
@@ -93,7 +106,10 @@ describe('RowBatcher', () => {
       },
     });
     const outcomes = await Promise.allSettled([b.load(1), b.load(2), b.loadAll([3, 4])]);
-    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected', 'rejected']);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['rejected', 'rejected', 'rejected'],
+    );
     for (const o of outcomes) assert.match(String((o as PromiseRejectedResult).reason), /boom/);
     assert.equal(b.stats().failedRuns, 1);
     assert.equal(b.stats().queuedRows, 0);

@@ -19,10 +19,27 @@ describe('RowBatcher statistics and scheduling', () => {
   it('reports zeros before the first run, then the mean rows per run over several runs', async () => {
     const r = recorder();
     const b = new RowBatcher({ runBatch: r.run, maxBatchSize: 4 });
-    assert.deepEqual(b.stats(), { runs: 0, rows: 0, failedRuns: 0, queuedRows: 0, meanRowsPerRun: 0, dropped: { deadline: 0, disconnected: 0 } });
+    assert.deepEqual(b.stats(), {
+      runs: 0,
+      rows: 0,
+      failedRuns: 0,
+      queuedRows: 0,
+      meanRowsPerRun: 0,
+      dropped: { deadline: 0, disconnected: 0 },
+    });
     await b.loadAll([1, 2, 3, 4, 5, 6]); // runs of 4 and 2
-    assert.deepEqual(r.calls.map((c) => c.length), [4, 2]);
-    assert.deepEqual(b.stats(), { runs: 2, rows: 6, failedRuns: 0, queuedRows: 0, meanRowsPerRun: 3, dropped: { deadline: 0, disconnected: 0 } });
+    assert.deepEqual(
+      r.calls.map((c) => c.length),
+      [4, 2],
+    );
+    assert.deepEqual(b.stats(), {
+      runs: 2,
+      rows: 6,
+      failedRuns: 0,
+      queuedRows: 0,
+      meanRowsPerRun: 3,
+      dropped: { deadline: 0, disconnected: 0 },
+    });
   });
 
   it('runs a row that is requested twice twice (no caching across or within calls)', async () => {

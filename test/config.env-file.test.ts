@@ -71,15 +71,21 @@ describe('LOG_PRETTY', () => {
   it('is off by default and refused outside development (pino-pretty is a development dependency)', () => {
     assert.equal(loadConfig({}).logPretty, false);
     assert.equal(loadConfig({ LOG_PRETTY: 'true' }).logPretty, true);
-    assert.throws(() => loadConfig({ NODE_ENV: 'production', LOG_PRETTY: 'true' }), (err: unknown) =>
-      err instanceof ConfigError && err.variable === 'LOG_PRETTY' && /NODE_ENV=production/.test(err.message));
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', LOG_PRETTY: 'true' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'LOG_PRETTY' && /NODE_ENV=production/.test(err.message),
+    );
   });
 });
 
 /** Runs dist/src/main.js in `cwd` until `until` matches its output (then SIGTERM) or it exits. */
 function runMain(cwd: string, env: Record<string, string>, until?: RegExp): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let signalled = false;
     const timer = setTimeout(() => {

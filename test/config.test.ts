@@ -6,13 +6,16 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseDuration } from '../src/config';
 
 function rejects(env: Record<string, string>, variable: string, pattern?: RegExp) {
-  assert.throws(() => loadConfig(env), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.equal(err.variable, variable);
-    assert.match(err.message, new RegExp(`^Invalid configuration: ${variable}: `));
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(env),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.variable, variable);
+      assert.match(err.message, new RegExp(`^Invalid configuration: ${variable}: `));
+      if (pattern) assert.match(err.message, pattern);
+      return true;
+    },
+  );
 }
 
 describe('loadConfig', () => {

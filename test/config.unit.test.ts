@@ -81,7 +81,13 @@ describe('loadConfig: defaults', () => {
     const base = loadConfig({});
     const prod = loadConfig({ NODE_ENV: 'production' });
     assert.deepEqual(prod, {
-      ...base, nodeEnv: 'production', production: true, corsOrigins: [], introspection: false, landingPage: false, serveConsole: false,
+      ...base,
+      nodeEnv: 'production',
+      production: true,
+      corsOrigins: [],
+      introspection: false,
+      landingPage: false,
+      serveConsole: false,
     });
     const t = loadConfig({ NODE_ENV: 'test' });
     assert.deepEqual(t, { ...base, nodeEnv: 'test', logLevel: 'silent' });
@@ -107,7 +113,12 @@ describe('loadConfig: every variable is read under its name', () => {
     ['MAX_BATCH_ROWS', '500', (c) => c.maxBatchRows, 500],
     ['GRAPHQL_EXECUTOR', 'graphql-js', (c) => c.graphqlExecutor, 'graphql-js'],
     ['BODY_LIMIT_BYTES', '2048', (c) => c.bodyLimitBytes, 2_048],
-    ['CORS_ORIGINS', 'https://a.example.com, *,,http://localhost:5173', (c) => c.corsOrigins, ['https://a.example.com', '*', 'http://localhost:5173']],
+    [
+      'CORS_ORIGINS',
+      'https://a.example.com, *,,http://localhost:5173',
+      (c) => c.corsOrigins,
+      ['https://a.example.com', '*', 'http://localhost:5173'],
+    ],
     ['INTROSPECTION', 'off', (c) => c.introspection, false],
     ['LANDING_PAGE', 'no', (c) => c.landingPage, false],
     ['SHUTDOWN_TIMEOUT_MS', '0', (c) => c.shutdownTimeoutMs, 0],
@@ -135,7 +146,11 @@ describe('loadConfig: every variable is read under its name', () => {
       const env: Record<string, string> = { [name]: value };
       if (name === 'MAX_QUEUE_ROWS') env.MAX_BATCH_ROWS = '10';
       assert.deepEqual(read(loadConfig(env)), expected);
-      assert.notDeepEqual(read(loadConfig(name === 'MAX_QUEUE_ROWS' ? { MAX_BATCH_ROWS: '10' } : {})), expected, 'differs from the default');
+      assert.notDeepEqual(
+        read(loadConfig(name === 'MAX_QUEUE_ROWS' ? { MAX_BATCH_ROWS: '10' } : {})),
+        expected,
+        'differs from the default',
+      );
     });
   }
 });
@@ -193,18 +208,26 @@ describe('loadConfig: parsers', () => {
   });
 
   it('booleans: 1/true/yes/on and 0/false/no/off, any case', () => {
-    for (const yes of ['1', 'true', 'yes', 'on', 'TRUE', 'On']) assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: yes }).introspection, true, yes);
+    for (const yes of ['1', 'true', 'yes', 'on', 'TRUE', 'On'])
+      assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: yes }).introspection, true, yes);
     for (const no of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) assert.equal(loadConfig({ INTROSPECTION: no }).introspection, false, no);
     assert.equal(refusal({ LANDING_PAGE: 'maybe' }).message, 'Invalid configuration: LANDING_PAGE: expected true or false, got "maybe"');
   });
 
   it('choices: case-insensitive, the message lists what is allowed', () => {
-    assert.equal(refusal({ NODE_ENV: 'staging' }).message, 'Invalid configuration: NODE_ENV: expected one of development, production, test, got "staging"');
-    assert.equal(refusal({ LOG_LEVEL: 'verbose' }).message, 'Invalid configuration: LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"');
+    assert.equal(
+      refusal({ NODE_ENV: 'staging' }).message,
+      'Invalid configuration: NODE_ENV: expected one of development, production, test, got "staging"',
+    );
+    assert.equal(
+      refusal({ LOG_LEVEL: 'verbose' }).message,
+      'Invalid configuration: LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
+    );
     assert.equal(refusal({ INFERENCE_DEVICE: 'tpu' }).variable, 'INFERENCE_DEVICE');
     assert.equal(refusal({ GRAPHQL_EXECUTOR: 'fast' }).variable, 'GRAPHQL_EXECUTOR');
     assert.equal(refusal({ RATE_LIMIT_FAIL_MODE: 'maybe' }).variable, 'RATE_LIMIT_FAIL_MODE');
-    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) assert.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      assert.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
   });
 
   it('durations: ms, s (the default unit), m, h, d; at least 1 s', () => {
@@ -216,8 +239,14 @@ describe('loadConfig: parsers', () => {
     assert.equal(parseDuration('X', '3d'), 259_200_000);
     assert.equal(parseDuration('X', ' 5m '), 300_000);
     for (const bad of ['soon', '15 m', '1.5h', '-5s', '5w', 'm', '15mm', 'x15m']) {
-      assert.throws(() => parseDuration('RATE_LIMIT_WINDOW', bad), (e: unknown) => e instanceof ConfigError &&
-        e.variable === 'RATE_LIMIT_WINDOW' && e.message === `Invalid configuration: RATE_LIMIT_WINDOW: expected a duration like 15m, 900s or 1h, got "${bad}"`, bad);
+      assert.throws(
+        () => parseDuration('RATE_LIMIT_WINDOW', bad),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.variable === 'RATE_LIMIT_WINDOW' &&
+          e.message === `Invalid configuration: RATE_LIMIT_WINDOW: expected a duration like 15m, 900s or 1h, got "${bad}"`,
+        bad,
+      );
     }
     assert.throws(() => parseDuration('X', '999ms'), { message: 'Invalid configuration: X: must be at least 1s, got "999ms"' });
     assert.throws(() => parseDuration('X', '0'), /at least 1s/);
@@ -231,16 +260,26 @@ describe('loadConfig: parsers', () => {
   });
 
   it('CORS origins must be bare origins or *', () => {
-    assert.equal(refusal({ CORS_ORIGINS: 'https://a.example.com/app' }).message,
-      'Invalid configuration: CORS_ORIGINS: "https://a.example.com/app" is not an origin (write https://a.example.com)');
-    assert.equal(refusal({ CORS_ORIGINS: 'app.example.com' }).message,
-      'Invalid configuration: CORS_ORIGINS: "app.example.com" is not an origin like https://app.example.com');
-    assert.equal(refusal({ CORS_ORIGINS: 'https://ok.example.com, https://A.example.com' }).variable, 'CORS_ORIGINS', 'an upper-case host is not the origin a browser sends');
+    assert.equal(
+      refusal({ CORS_ORIGINS: 'https://a.example.com/app' }).message,
+      'Invalid configuration: CORS_ORIGINS: "https://a.example.com/app" is not an origin (write https://a.example.com)',
+    );
+    assert.equal(
+      refusal({ CORS_ORIGINS: 'app.example.com' }).message,
+      'Invalid configuration: CORS_ORIGINS: "app.example.com" is not an origin like https://app.example.com',
+    );
+    assert.equal(
+      refusal({ CORS_ORIGINS: 'https://ok.example.com, https://A.example.com' }).variable,
+      'CORS_ORIGINS',
+      'an upper-case host is not the origin a browser sends',
+    );
   });
 
   it('API_KEYS holds SHA-256 hex digests only', () => {
-    assert.equal(refusal({ API_KEYS: `${H1},${H1.slice(1)}` }).message,
-      'Invalid configuration: API_KEYS: expected comma-separated SHA-256 hex digests of the keys (never the keys)');
+    assert.equal(
+      refusal({ API_KEYS: `${H1},${H1.slice(1)}` }).message,
+      'Invalid configuration: API_KEYS: expected comma-separated SHA-256 hex digests of the keys (never the keys)',
+    );
     assert.equal(refusal({ API_KEYS: `${H1}0` }).variable, 'API_KEYS');
     assert.equal(refusal({ API_KEYS: `x${H1}` }).variable, 'API_KEYS');
     assert.equal(refusal({ API_KEYS: H1.replace('a', 'g') }).variable, 'API_KEYS');
@@ -271,7 +310,10 @@ describe('loadConfig: parsers', () => {
     assert.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'redis://localhost:6379' }).rateLimit.redisUrl, 'redis://localhost:6379');
     assert.equal(loadConfig({ RATE_LIMIT_REDIS_URL: '  ' }).rateLimit.redisUrl, undefined);
     for (const bad of ['localhost:6379', 'http://redis:6379', 'xredis://h', 'redis:/h']) {
-      assert.equal(refusal({ RATE_LIMIT_REDIS_URL: bad }).message, `Invalid configuration: RATE_LIMIT_REDIS_URL: expected redis://host:port, got "${bad}"`);
+      assert.equal(
+        refusal({ RATE_LIMIT_REDIS_URL: bad }).message,
+        `Invalid configuration: RATE_LIMIT_REDIS_URL: expected redis://host:port, got "${bad}"`,
+      );
     }
   });
 });

@@ -37,7 +37,14 @@ const BAD_CSV = [
   '300.1,310.2,200000,40,100,M',
 ].join('\n');
 
-type Reading = { airTemperature: number; processTemperature: number; rotationalSpeed: number; torque: number; toolWear: number; productType: string };
+type Reading = {
+  airTemperature: number;
+  processTemperature: number;
+  rotationalSpeed: number;
+  torque: number;
+  toolWear: number;
+  productType: string;
+};
 
 async function fillReading(page: Page, r: Reading): Promise<void> {
   for (const [field, value] of Object.entries(r)) {
@@ -47,7 +54,8 @@ async function fillReading(page: Page, r: Reading): Promise<void> {
 }
 
 /** The form fields marked invalid, by name. */
-const invalidFields = (page: Page) => page.$$eval('#reading-form input.invalid[aria-invalid="true"]', (els) => els.map((e) => e.getAttribute('name') ?? '').sort());
+const invalidFields = (page: Page) =>
+  page.$$eval('#reading-form input.invalid[aria-invalid="true"]', (els) => els.map((e) => e.getAttribute('name') ?? '').sort());
 
 const selectedExample = async (page: Page) => ((await page.textContent('#example option:checked')) ?? '').trim();
 
@@ -69,7 +77,13 @@ async function signedDrivers(page: Page) {
       };
     }),
   );
-  assert.deepEqual(drivers.map((d) => d.field).sort(), ['AIR_TEMPERATURE', 'PROCESS_TEMPERATURE', 'ROTATIONAL_SPEED', 'TOOL_WEAR', 'TORQUE']);
+  assert.deepEqual(drivers.map((d) => d.field).sort(), [
+    'AIR_TEMPERATURE',
+    'PROCESS_TEMPERATURE',
+    'ROTATIONAL_SPEED',
+    'TOOL_WEAR',
+    'TORQUE',
+  ]);
   for (const d of drivers) {
     assert.equal(d.sign, d.effect > 0 ? 'positive' : d.effect < 0 ? 'negative' : 'zero', d.field);
     if (d.effect > 0) assert.ok(d.barLeft >= d.zero - 1 && d.barRight > d.zero + 1, `${d.field}: positive bar right of zero`);
@@ -100,8 +114,11 @@ function consoleBuildIsStale(): boolean {
     readdirSync(dir, { withFileTypes: true }).some((e) =>
       e.isDirectory() ? newer(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs > builtAt,
     );
-  return newer(path.join(ROOT, 'examples', 'console', 'src')) || newer(path.join(ROOT, 'client')) ||
-    statSync(path.join(ROOT, 'examples', 'console', 'index.html')).mtimeMs > builtAt;
+  return (
+    newer(path.join(ROOT, 'examples', 'console', 'src')) ||
+    newer(path.join(ROOT, 'client')) ||
+    statSync(path.join(ROOT, 'examples', 'console', 'index.html')).mtimeMs > builtAt
+  );
 }
 
 describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} not installed` : false }, () => {
@@ -112,7 +129,10 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
 
   /** [field, effect] of each driver the API itself returns for a reading, in its order. */
   const serverDrivers = async (input: Record<string, number | string>) => {
-    const res = await server.gql('mutation($input: SensorReadingInput!) { predict(input: $input) { explanation { drivers { field effect } } } }', { input });
+    const res = await server.gql(
+      'mutation($input: SensorReadingInput!) { predict(input: $input) { explanation { drivers { field effect } } } }',
+      { input },
+    );
     return (res.body.data.predict.explanation.drivers as Array<{ field: string; effect: number }>).map((d) => [d.field, d.effect]);
   };
 
@@ -165,7 +185,12 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     const redirect = await fetch(`${server.origin}/console`, { redirect: 'manual' });
     assert.equal(redirect.status, 301);
     assert.equal(redirect.headers.get('location'), '/console/');
-    for (const probe of ['/console/missing.js', '/console/..%2f..%2fpackage.json', '/console/%2e%2e/%2e%2e/package.json', '/console/assets/..%5c..%5cindex.html']) {
+    for (const probe of [
+      '/console/missing.js',
+      '/console/..%2f..%2fpackage.json',
+      '/console/%2e%2e/%2e%2e/package.json',
+      '/console/assets/..%5c..%5cindex.html',
+    ]) {
       const res = await fetch(`${server.origin}${probe}`);
       assert.equal(res.status, 404, probe);
       const body = (await res.json()) as { errors: Array<{ extensions: { code: string } }> };
@@ -176,33 +201,56 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
   it('predicts a reading with its drivers: label, six bars, a signed bar chart, physical quantities, model info', async () => {
     const operations: string[] = [];
     page.on('request', (r) => {
-      if (r.url().endsWith('/graphql')) operations.push(String((JSON.parse(r.postData() ?? '{}') as { operationName?: string }).operationName));
+      if (r.url().endsWith('/graphql'))
+        operations.push(String((JSON.parse(r.postData() ?? '{}') as { operationName?: string }).operationName));
     });
     await page.goto(`${server.origin}/console/`);
     await page.waitForSelector('#health[data-state="ready"]');
     await page.waitForSelector('#model dl');
     // A low-power reading (18 Nm at 1,500 rpm is 2.8 kW, under the power rule's 3.5 kW): raising torque
     // to its reference lowers the failure probability, so the torque driver pushes towards failure.
-    await fillReading(page, { airTemperature: 300.1, processTemperature: 310.2, rotationalSpeed: 1500, torque: 18, toolWear: 100, productType: 'L' });
+    await fillReading(page, {
+      airTemperature: 300.1,
+      processTemperature: 310.2,
+      rotationalSpeed: 1500,
+      torque: 18,
+      toolWear: 100,
+      productType: 'L',
+    });
     await page.click('#predict');
     await page.waitForSelector('#drivers .driver');
     const label = (await page.textContent('#predicted-label'))?.trim();
     assert.ok(label && label.length > 0, 'a predicted label is shown');
     assert.equal(await page.locator('.bar').count(), 6);
     assert.equal(await page.locator('.bar.is-top').count(), 1);
-    assert.ok(operations.includes('ExplainPrediction'), `the single-reading view asks for the explanation (sent: ${operations.join(', ')})`);
+    assert.ok(
+      operations.includes('ExplainPrediction'),
+      `the single-reading view asks for the explanation (sent: ${operations.join(', ')})`,
+    );
 
     // One driver per numeric reading, each bar on the side of zero its effect's sign says, and the
     // effects the server computes for this reading.
     const drivers = await signedDrivers(page);
-    const lowPower = { airTemperature: 300.1, processTemperature: 310.2, rotationalSpeed: 1500, torque: 18, toolWear: 100, productType: 'L' };
-    assert.deepEqual(drivers.map((d) => [d.field, d.effect]), await serverDrivers(lowPower));
+    const lowPower = {
+      airTemperature: 300.1,
+      processTemperature: 310.2,
+      rotationalSpeed: 1500,
+      torque: 18,
+      toolWear: 100,
+      productType: 'L',
+    };
+    assert.deepEqual(
+      drivers.map((d) => [d.field, d.effect]),
+      await serverDrivers(lowPower),
+    );
     const torque = drivers.find((d) => d.field === 'TORQUE')!;
     assert.equal(torque.sign, 'positive', 'low torque pushes towards (power) failure');
     assert.ok(torque.barWidth > 10, `torque bar ${torque.barWidth}px`);
     assert.equal(drivers[0].field, 'TORQUE', 'largest |effect| first');
 
-    const quantities = Object.fromEntries(await page.$$eval('#quantities dd', (dds) => dds.map((dd) => [dd.getAttribute('data-quantity')!, dd.textContent ?? ''])));
+    const quantities = Object.fromEntries(
+      await page.$$eval('#quantities dd', (dds) => dds.map((dd) => [dd.getAttribute('data-quantity')!, dd.textContent ?? ''])),
+    );
     assert.equal(quantities.temperatureDifference, '10.1 K');
     assert.equal(quantities.power, `${Math.round((18 * 1500 * 2 * Math.PI) / 60)} W`); // torque × angular speed
     assert.equal(quantities.strain, '1800 min·Nm'); // 100 min × 18 Nm
@@ -215,15 +263,22 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     await page.click('#predict');
     await page.locator('#quantities dd[data-quantity="strain"]', { hasText: '657.8 min·Nm' }).waitFor();
     const fastDrivers = await signedDrivers(page);
-    assert.deepEqual(fastDrivers.map((d) => [d.field, d.effect]), await serverDrivers(fast));
+    assert.deepEqual(
+      fastDrivers.map((d) => [d.field, d.effect]),
+      await serverDrivers(fast),
+    );
     assert.equal(fastDrivers.find((d) => d.field === 'TORQUE')!.sign, 'negative');
     assert.match((await page.textContent('#anomaly')) ?? '', /reconstruction error .* vs threshold/);
 
     // The model panel names the provider in use, not every provider onnxruntime was built with.
-    const info = (await server.gql('{ modelInfo { device availableProviders } }')).body.data.modelInfo as { device: string; availableProviders: string[] };
+    const info = (await server.gql('{ modelInfo { device availableProviders } }')).body.data.modelInfo as {
+      device: string;
+      availableProviders: string[];
+    };
     assert.equal((await page.textContent('#model dd[data-fact="Provider"]'))?.trim(), info.device);
     const modelText = (await page.textContent('#model')) ?? '';
-    for (const other of info.availableProviders.filter((p) => p !== info.device)) assert.ok(!modelText.includes(other), `${other} is not shown`);
+    for (const other of info.availableProviders.filter((p) => p !== info.device))
+      assert.ok(!modelText.includes(other), `${other} is not shown`);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-prediction.png'), fullPage: true });
   });
@@ -232,19 +287,36 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     const info = (await server.gql('{ modelInfo { inputs { field trainingMin trainingMax } } }')).body.data.modelInfo as {
       inputs: Array<{ field: string; trainingMin: number | null; trainingMax: number | null }>;
     };
-    await fillReading(page, { airTemperature: 300.1, processTemperature: 310.2, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'L' });
+    await fillReading(page, {
+      airTemperature: 300.1,
+      processTemperature: 310.2,
+      rotationalSpeed: 1500,
+      torque: 40,
+      toolWear: 100,
+      productType: 'L',
+    });
     await page.click('#predict');
     await page.waitForSelector('#verdict[data-reliable="true"]');
     assert.ok(Number(await page.getAttribute('#gauge', 'data-ratio')) < 1, 'a typical reading is under the threshold');
     const normalFill = await gaugeFraction(page);
-    await fillReading(page, { airTemperature: 25, processTemperature: 35, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'L' });
+    await fillReading(page, {
+      airTemperature: 25,
+      processTemperature: 35,
+      rotationalSpeed: 1500,
+      torque: 40,
+      toolWear: 100,
+      productType: 'L',
+    });
     await page.click('#predict');
     await page.waitForSelector('#verdict[data-reliable="false"]');
     assert.equal((await page.textContent('#predicted-label'))?.trim(), 'Unreliable prediction');
     assert.doesNotMatch((await page.getAttribute('#verdict', 'class')) ?? '', /\bok\b/, 'no green verdict');
     const verdict = (await page.textContent('#verdict')) ?? '';
     assert.match(verdict, /cannot be trusted/);
-    for (const [field, value] of [['airTemperature', 25], ['processTemperature', 35]] as const) {
+    for (const [field, value] of [
+      ['airTemperature', 25],
+      ['processTemperature', 35],
+    ] as const) {
       const range = info.inputs.find((i) => i.field === field)!;
       const item = (await page.textContent(`#verdict .out-of-range li[data-field="${field}"]`)) ?? '';
       assert.ok(item.includes(`${field} = ${value} K, trained on ${range.trainingMin} … ${range.trainingMax} K`), item);
@@ -263,7 +335,7 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-celsius.png'), fullPage: true });
   });
 
-  it('checks the page mirrors the server\'s physical bounds (class-validator metadata)', async () => {
+  it("checks the page mirrors the server's physical bounds (class-validator metadata)", async () => {
     const metadata = getMetadataStorage().getTargetValidationMetadatas(SensorReadingInput, '', false, false);
     for (const field of ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear']) {
       const rules = metadata.filter((m) => m.propertyName === field);
@@ -283,7 +355,9 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     };
     const example = examples.examples[3];
     const [response] = await Promise.all([
-      page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('"operationName":"ExplainPrediction"')),
+      page.waitForResponse(
+        (r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('"operationName":"ExplainPrediction"'),
+      ),
       page.selectOption('#example', { index: 4 }), // option 0 is "custom reading"
     ]);
     assert.equal(response.status(), 200);
@@ -308,7 +382,14 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
       if (r.url().endsWith('/graphql') && (r.postData() ?? '').includes('"predict"')) sent.push(r.postData() ?? '');
     };
     page.on('request', onRequest);
-    await fillReading(page, { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'L' });
+    await fillReading(page, {
+      airTemperature: 300,
+      processTemperature: 310,
+      rotationalSpeed: 1500,
+      torque: 40,
+      toolWear: 100,
+      productType: 'L',
+    });
     await page.fill('input[name="airTemperature"]', '');
     await page.fill('input[name="torque"]', '-5');
     await page.click('#predict');
@@ -330,12 +411,15 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     page.off('request', onRequest);
   });
 
-  it('highlights every field the server\'s violations name', async () => {
+  it("highlights every field the server's violations name", async () => {
     // The page's check mirrors the server's, so the server's own answer is reached by changing the
     // reading after the page checked it: the response below is the real server's.
     const url = `${server.origin}/graphql`;
     await page.route(url, async (route) => {
-      const body = JSON.parse(route.request().postData() ?? '{}') as { operationName?: string; variables: { input: Record<string, unknown> } };
+      const body = JSON.parse(route.request().postData() ?? '{}') as {
+        operationName?: string;
+        variables: { input: Record<string, unknown> };
+      };
       if (body.operationName !== 'ExplainPrediction') return route.continue();
       body.variables.input.toolWear = -1;
       body.variables.input.rotationalSpeed = 250_000;
@@ -389,7 +473,9 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     writeFileSync(file, BAD_CSV);
     await page.setInputFiles('#csv', file);
     await page.waitForSelector('#batch-table:not([hidden]) tbody tr.rejected');
-    const cells = await page.$$eval('#batch-table td.invalid', (tds) => tds.map((td) => `${td.closest('tr')!.getAttribute('data-row')}:${td.getAttribute('data-field')}=${td.textContent}`));
+    const cells = await page.$$eval('#batch-table td.invalid', (tds) =>
+      tds.map((td) => `${td.closest('tr')!.getAttribute('data-row')}:${td.getAttribute('data-field')}=${td.textContent}`),
+    );
     assert.deepEqual(cells, ['1:torque=-5', '2:rotationalSpeed=200000']);
     assert.equal(await page.locator('#error .violations li').count(), 2);
     assert.match((await page.textContent('#error')) ?? '', /row 2: torque = -5/);
@@ -416,7 +502,14 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     try {
       await narrow.goto(`${server.origin}/console/`);
       await narrow.waitForSelector('#model dl');
-      await fillReading(narrow, { airTemperature: 25, processTemperature: 35, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'L' });
+      await fillReading(narrow, {
+        airTemperature: 25,
+        processTemperature: 35,
+        rotationalSpeed: 1500,
+        torque: 40,
+        toolWear: 100,
+        productType: 'L',
+      });
       await narrow.click('#predict');
       await narrow.waitForSelector('#verdict[data-reliable="false"]');
       await narrow.waitForSelector('#drivers .driver');
@@ -444,6 +537,9 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
 
   it('ran without script errors or CSP violations', () => {
     // Rejected readings come back as HTTP 400, which Chromium logs as a failed load; nothing else may appear.
-    assert.deepEqual(pageErrors.filter((e) => e !== 'Failed to load resource: the server responded with a status of 400 (Bad Request)'), []);
+    assert.deepEqual(
+      pageErrors.filter((e) => e !== 'Failed to load resource: the server responded with a status of 400 (Bad Request)'),
+      [],
+    );
   });
 });

@@ -39,7 +39,8 @@ describe('deadlines and abandoned work (full queue)', () => {
       assert.equal((await running).body.errors, undefined);
       assert.equal((await kept).body.errors, undefined);
       const after = await scrape(s.origin);
-      const delta = (name: string, labels: Record<string, string> = {}) => metricValue(after, name, labels) - metricValue(before, name, labels);
+      const delta = (name: string, labels: Record<string, string> = {}) =>
+        metricValue(after, name, labels) - metricValue(before, name, labels);
       assert.equal(delta('pm_inference_rows_total'), 3, 'only the rows of connected clients ran');
       assert.equal(delta('pm_inference_dropped_rows_total', { reason: 'disconnected' }), 12);
       assert.equal(delta('pm_inference_dropped_rows_total', { reason: 'deadline' }), 0);
@@ -71,7 +72,8 @@ describe('deadlines and abandoned work (full queue)', () => {
       hold.restore();
       assert.equal((await running).body.errors, undefined, 'a row already running is not cut off');
       const after = await scrape(s.origin);
-      const delta = (name: string, labels: Record<string, string> = {}) => metricValue(after, name, labels) - metricValue(before, name, labels);
+      const delta = (name: string, labels: Record<string, string> = {}) =>
+        metricValue(after, name, labels) - metricValue(before, name, labels);
       assert.equal(delta('pm_inference_dropped_rows_total', { reason: 'deadline' }), 3);
       assert.equal(delta('pm_inference_rows_total'), 1);
       assert.equal(delta('pm_graphql_operations_total', { root_field: 'predictBatch', outcome: 'SERVER_BUSY' }), 1);

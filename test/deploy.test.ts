@@ -99,7 +99,13 @@ if (!kubectl && process.env.CI === 'true') {
 }
 const skipKube = kubectl ? false : 'kubectl not found (needed to render deploy/kubernetes/overlays/*)';
 
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
 function render(overlay: 'cpu' | 'gpu'): K8sObject[] {
   const out = spawnSync('kubectl', ['kustomize', path.join(ROOT, 'deploy', 'kubernetes', 'overlays', overlay)], { encoding: 'utf8' });
@@ -188,7 +194,10 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
   });
 
   it('set only variables src/config.ts reads, with values it accepts', () => {
-    for (const [overlay, r] of [['cpu', cpu], ['gpu', gpu]] as const) {
+    for (const [overlay, r] of [
+      ['cpu', cpu],
+      ['gpu', gpu],
+    ] as const) {
       const known = namesConfigReads(r.env);
       const unknown = r.envNames.filter((n) => !known.has(n));
       assert.deepEqual(unknown, [], `${overlay} overlay sets variables src/config.ts never reads: ${unknown.join(', ')}`);
@@ -274,7 +283,10 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
       const redisService = one(r.objects, 'Service', redisUrl.hostname);
       assert.ok(redisService.spec.ports.some((p: any) => p.port === Number(redisUrl.port)));
       const redisPolicy = one(r.objects, 'NetworkPolicy', 'predictive-maintenance-redis').spec;
-      assert.ok(redisPolicy.ingress[0].from.some((f: any) => matches(f.podSelector.matchLabels)), 'Redis admits the API pods');
+      assert.ok(
+        redisPolicy.ingress[0].from.some((f: any) => matches(f.podSelector.matchLabels)),
+        'Redis admits the API pods',
+      );
     }
   });
 
@@ -296,7 +308,14 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
       port = await freePort();
       child = spawn(process.execPath, [path.join(ROOT, 'dist', 'src', 'main.js')], {
         cwd: os.tmpdir(),
-        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), MODEL_DIR: path.resolve(ROOT, process.env.MODEL_DIR ?? 'models'), LOG_LEVEL: 'warn' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_ENV: 'production',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          MODEL_DIR: path.resolve(ROOT, process.env.MODEL_DIR ?? 'models'),
+          LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (d: Buffer) => (output += d));
@@ -334,7 +353,9 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
 describe('deploy/compose.yaml and deploy/nginx.conf', () => {
   const compose = parse(read('deploy/compose.yaml'), { merge: true });
   const nginx = read('deploy/nginx.conf');
-  const apis = Object.keys(compose.services).filter((s) => s.startsWith('api-')).sort();
+  const apis = Object.keys(compose.services)
+    .filter((s) => s.startsWith('api-'))
+    .sort();
 
   it('run two API replicas, Redis and nginx, nginx published', () => {
     assert.deepEqual(apis, ['api-1', 'api-2']);
@@ -362,7 +383,10 @@ describe('deploy/compose.yaml and deploy/nginx.conf', () => {
   it('nginx proxies to every replica on its PORT, forwards the client address and retries on a stopping replica', () => {
     const upstream = /upstream api \{([\s\S]*?)\}/.exec(nginx)?.[1] ?? '';
     const servers = [...upstream.matchAll(/^\s*server ([^\s;]+)/gm)].map((m) => m[1]).sort();
-    assert.deepEqual(servers, apis.map((name) => `${name}:${loadConfig(compose.services[name].environment).port}`));
+    assert.deepEqual(
+      servers,
+      apis.map((name) => `${name}:${loadConfig(compose.services[name].environment).port}`),
+    );
     assert.match(nginx, /proxy_pass http:\/\/api;/);
     assert.match(nginx, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
     // What test/fleet.test.ts shows is needed for no lost POST when a replica stops (without
@@ -394,7 +418,10 @@ describe('Dockerfiles and the systemd unit', () => {
 
   it('systemd: known variables, and a stop timeout longer than SHUTDOWN_TIMEOUT_MS', () => {
     const unit = read('deploy/predictive-maintenance-api.service');
-    assertKnown([...unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]), 'the systemd unit');
+    assertKnown(
+      [...unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]),
+      'the systemd unit',
+    );
     const stop = /^TimeoutStopSec=(\d+)$/m.exec(unit);
     assert.ok(stop && Number(stop[1]) * 1000 > DEFAULTS.shutdownTimeoutMs);
   });

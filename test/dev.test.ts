@@ -43,7 +43,10 @@ function status(port: number, pathname: string): Promise<number> {
 
 it('starts with .env, pretty logs, restarts on a changed build file, and stops cleanly', async () => {
   const port = await freePort();
-  writeFileSync(path.join(dir, '.env'), `HOST=127.0.0.1\nPORT=${port}\nMODEL_DIR=${path.resolve(ROOT, process.env.MODEL_DIR ?? 'models')}\n`);
+  writeFileSync(
+    path.join(dir, '.env'),
+    `HOST=127.0.0.1\nPORT=${port}\nMODEL_DIR=${path.resolve(ROOT, process.env.MODEL_DIR ?? 'models')}\n`,
+  );
   const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
   const child = spawn(process.execPath, [DEV], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

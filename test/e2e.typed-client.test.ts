@@ -49,8 +49,9 @@ const FAILURE_TYPES: FailureType[] = [
 
 /** Compile-time checks only (never called): tsc rejects wrong variables and unselected fields. */
 export async function typeChecks(url: string): Promise<void> {
+  const withoutProductType = { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 0 };
   // @ts-expect-error productType is required by SensorReadingInput
-  await execute(url, PredictDocument, { input: { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 0 } });
+  await execute(url, PredictDocument, { input: withoutProductType });
   // @ts-expect-error productType is an enum of L, M, H
   await execute(url, PredictDocument, { input: { ...READING, productType: 'X' } });
   // @ts-expect-error predict needs its variables
@@ -66,7 +67,10 @@ export async function typeChecks(url: string): Promise<void> {
 function assertPrediction(p: PredictionFieldsFragment): void {
   assert.ok(FAILURE_TYPES.includes(p.predictedFailureType));
   assert.equal(p.probabilities.length, 6);
-  assert.deepEqual(p.probabilities.map((x) => x.failureType), FAILURE_TYPES);
+  assert.deepEqual(
+    p.probabilities.map((x) => x.failureType),
+    FAILURE_TYPES,
+  );
   const sum = p.probabilities.reduce((s, x) => s + x.probability, 0);
   assert.ok(Math.abs(sum - 1) < 1e-3, `probabilities sum to ${sum}`);
   for (const x of p.probabilities) assert.ok(x.probability >= 0 && x.probability <= 1);
@@ -99,7 +103,10 @@ describe('typed client (client/generated) against the real server', () => {
   it('modelInfo: six failure types in FailureType order, inputs in model order', async () => {
     const data: ModelInfoQuery = await execute(server.url, ModelInfoDocument);
     const info = data.modelInfo;
-    assert.deepEqual(info.failureTypes.map((f) => f.failureType), FAILURE_TYPES);
+    assert.deepEqual(
+      info.failureTypes.map((f) => f.failureType),
+      FAILURE_TYPES,
+    );
     assert.deepEqual(
       info.inputs.map((i) => i.field),
       ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear', 'productType'],
@@ -119,7 +126,11 @@ describe('typed client (client/generated) against the real server', () => {
   });
 
   it('predictBatch: one typed prediction per reading, in input order', async () => {
-    const inputs: SensorReadingInput[] = [READING, { ...READING, productType: 'H', toolWear: 220 }, { ...READING, torque: 70, rotationalSpeed: 1200 }];
+    const inputs: SensorReadingInput[] = [
+      READING,
+      { ...READING, productType: 'H', toolWear: 220 },
+      { ...READING, torque: 70, rotationalSpeed: 1200 },
+    ];
     const data: PredictBatchMutation = await execute(server.url, PredictBatchDocument, { inputs });
     assert.equal(data.predictBatch.length, 3);
     data.predictBatch.forEach(assertPrediction);
@@ -156,16 +167,25 @@ describe('typed client (client/generated) against the real server', () => {
   });
 
   it('explainBatch: one explanation per reading, in input order', async () => {
-    const inputs: SensorReadingInput[] = [READING, { ...READING, torque: 18 }, { ...READING, toolWear: 220, torque: 60, rotationalSpeed: 1400 }];
+    const inputs: SensorReadingInput[] = [
+      READING,
+      { ...READING, torque: 18 },
+      { ...READING, toolWear: 220, torque: 60, rotationalSpeed: 1400 },
+    ];
     const data: ExplainBatchMutation = await execute(server.url, ExplainBatchDocument, { inputs });
-    assert.deepEqual(data.predictBatch.map((p) => p.explanation.drivers.find((d) => d.field === 'TORQUE')?.value), [40, 18, 60]);
+    assert.deepEqual(
+      data.predictBatch.map((p) => p.explanation.drivers.find((d) => d.field === 'TORQUE')?.value),
+      [40, 18, 60],
+    );
     assert.equal(data.predictBatch[2].explanation.strain, 220 * 60);
   });
 
   it('outOfRange in every prediction: empty inside the envelope, Celsius temperatures named with their range', async () => {
     const inside: PredictMutation = await execute(server.url, PredictDocument, { input: READING });
     assert.deepEqual(inside.predict.outOfRange, []);
-    const celsius: PredictMutation = await execute(server.url, PredictDocument, { input: { ...READING, airTemperature: 25, processTemperature: 35 } });
+    const celsius: PredictMutation = await execute(server.url, PredictDocument, {
+      input: { ...READING, airTemperature: 25, processTemperature: 35 },
+    });
     const fields: ReadingField[] = celsius.predict.outOfRange.map((o) => o.field);
     assert.deepEqual(fields, ['AIR_TEMPERATURE', 'PROCESS_TEMPERATURE']);
     for (const o of celsius.predict.outOfRange) assert.ok(o.value < o.trainingMin && o.trainingMin < o.trainingMax);

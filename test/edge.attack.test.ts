@@ -8,8 +8,11 @@ describe('edge: under attack', () => {
     // Production defaults (body limit 1 MiB, MAX_QUERY_TOKENS 25,000, query limits) but budgets no client
     // reaches: the worst case, where only the bounded cost of a refused document protects the third client.
     const s = await startServer({
-      NODE_ENV: 'production', LOG_LEVEL: 'silent',
-      REQUEST_LIMIT_MAX: '100000000', RATE_LIMIT_MAX: '100000000', RATE_LIMIT_ROWS_MAX: '100000000',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'silent',
+      REQUEST_LIMIT_MAX: '100000000',
+      RATE_LIMIT_MAX: '100000000',
+      RATE_LIMIT_ROWS_MAX: '100000000',
     });
     try {
       const doc = attackDocument(s.config.bodyLimitBytes);

@@ -18,7 +18,14 @@ interface Outcome {
  * One keep-alive client (its own agent, one socket) posting batches back to back until the server is gone.
  * Behind an ingress that keeps connections open, this is what a rolling deploy looks like to the server.
  */
-async function client(url: string, stopAt: { stopped: boolean }, out: Outcome, sawClose: { value: number }, answered: number[], id: number): Promise<void> {
+async function client(
+  url: string,
+  stopAt: { stopped: boolean },
+  out: Outcome,
+  sawClose: { value: number },
+  answered: number[],
+  id: number,
+): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const payload = JSON.stringify({ query: BATCH, variables: { r: Array.from({ length: 50 }, () => NORMAL_READING) } });
   try {
@@ -30,15 +37,20 @@ async function client(url: string, stopAt: { stopped: boolean }, out: Outcome, s
           res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : res.statusCode === 503 ? 'busy' : `status ${res.statusCode}`));
         });
         req.on('error', (err: NodeJS.ErrnoException) =>
-          resolve(err.code === 'ECONNRESET' || /socket hang up/.test(err.message) ? 'reset' : err.code === 'ECONNREFUSED' ? 'refused' : String(err.code ?? err.message)),
+          resolve(
+            err.code === 'ECONNRESET' || /socket hang up/.test(err.message)
+              ? 'reset'
+              : err.code === 'ECONNREFUSED'
+                ? 'refused'
+                : String(err.code ?? err.message),
+          ),
         );
         req.end(payload);
       });
       if (result === 'ok') {
         out.ok++;
         answered[id]++;
-      }
-      else if (result === 'busy') out.busy++;
+      } else if (result === 'busy') out.busy++;
       else if (result === 'reset') out.resets++;
       else if (result === 'refused') {
         out.refused++;

@@ -23,7 +23,10 @@ describe('client identity behind a real proxy (nginx appending X-Forwarded-For, 
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
       body: JSON.stringify({ query: PREDICT, variables: { i: NORMAL_READING } }),
-    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { data?: { predict?: unknown }; errors?: Array<{ extensions: { code: string } }> } }));
+    }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { data?: { predict?: unknown }; errors?: Array<{ extensions: { code: string } }> },
+    }));
 
   it('a client forging X-Forwarded-For gets no fresh budget: seven forged identities share one limit of 3', async () => {
     const results = [];

@@ -8,7 +8,8 @@ import { rawPost, rawRequest } from './helpers/raw-http';
 import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
 const PREDICT = 'mutation($i: SensorReadingInput!) { predict(input: $i) { label } }';
-const BATCH = 'mutation($r: [SensorReadingInput!]!) { predictBatch(inputs: $r) { label probability failureProbability isAnomaly reconstructionError } }';
+const BATCH =
+  'mutation($r: [SensorReadingInput!]!) { predictBatch(inputs: $r) { label probability failureProbability isAnomaly reconstructionError } }';
 const body = (query: string, variables?: Record<string, unknown>) => Buffer.from(JSON.stringify({ query, variables }));
 
 describe('edge: request decoding (Content-Encoding)', () => {
@@ -42,7 +43,9 @@ describe('edge: request decoding (Content-Encoding)', () => {
 
   it('applies the body limit to the decoded size: a compression bomb is refused with 413 without inflating it', async () => {
     // 64 MiB of spaces inside a JSON string: ~64 KiB gzipped, 1,000x the 64 KiB limit once inflated.
-    const bomb = zlib.gzipSync(Buffer.concat([Buffer.from('{"query":"'), Buffer.alloc(64 * 1024 * 1024, 0x20), Buffer.from('"}')]), { level: 9 });
+    const bomb = zlib.gzipSync(Buffer.concat([Buffer.from('{"query":"'), Buffer.alloc(64 * 1024 * 1024, 0x20), Buffer.from('"}')]), {
+      level: 9,
+    });
     assert.ok(bomb.length < 65_536, `the encoded bomb (${bomb.length} B) passes the encoded-size limit`);
     const cpuBefore = process.cpuUsage();
     const res = await rawRequest(s.port, [rawPost(bomb, { 'content-encoding': 'gzip' })]);
@@ -74,7 +77,11 @@ describe('edge: response compression', () => {
       const payload = body(BATCH, { r: batch });
       const req = http.request(s.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': payload.length, ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}),
+        },
       });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -90,7 +97,10 @@ describe('edge: response compression', () => {
     assert.equal(plain.headers['content-encoding'], undefined);
     const expected = JSON.parse(plain.raw.toString());
     assert.equal(expected.data.predictBatch.length, 1000);
-    for (const [encoding, decode] of [['gzip', zlib.gunzipSync], ['br', zlib.brotliDecompressSync]] as const) {
+    for (const [encoding, decode] of [
+      ['gzip', zlib.gunzipSync],
+      ['br', zlib.brotliDecompressSync],
+    ] as const) {
       const res = await post(encoding);
       assert.equal(res.status, 200);
       assert.equal(res.headers['content-encoding'], encoding);
@@ -120,7 +130,9 @@ describe('edge: request budget (REQUEST_LIMIT_MAX)', () => {
     assert.equal(free.headers.get('ratelimit')?.replace(/t=\d+/, 't=T'), '"requests";r=9;t=T');
     const malformed = await rawRequest(s.port, [rawPost('{not json', { 'x-api-key': 'client-a' })]);
     assert.equal(malformed.status, 400);
-    const results = await Promise.all(Array.from({ length: 50 }, () => s.gql('{ health { status } }', undefined, { 'x-api-key': 'client-a' })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => s.gql('{ health { status } }', undefined, { 'x-api-key': 'client-a' })),
+    );
     assert.equal(results.filter((r) => r.status === 200).length, 8, '10 - the two above');
     const refused = results.filter((r) => r.status === 429);
     assert.equal(refused.length, 42);
@@ -136,14 +148,21 @@ describe('edge: request budget (REQUEST_LIMIT_MAX)', () => {
 
   it('leaves probes and other clients alone, and rateLimit reports it', async () => {
     for (let i = 0; i < 12; i++) assert.equal((await fetch(`${s.origin}/healthz`)).status, 200);
-    const other = await s.gql('{ rateLimit { requestsLimit requestsUsed requestsRemaining requestsWindowSeconds requestsResetAt } }', undefined, { 'x-api-key': 'client-b' });
-    assert.deepEqual({ ...other.body.data.rateLimit, requestsResetAt: typeof other.body.data.rateLimit.requestsResetAt }, {
-      requestsLimit: 10,
-      requestsUsed: 1,
-      requestsRemaining: 9,
-      requestsWindowSeconds: 60,
-      requestsResetAt: 'string',
-    });
+    const other = await s.gql(
+      '{ rateLimit { requestsLimit requestsUsed requestsRemaining requestsWindowSeconds requestsResetAt } }',
+      undefined,
+      { 'x-api-key': 'client-b' },
+    );
+    assert.deepEqual(
+      { ...other.body.data.rateLimit, requestsResetAt: typeof other.body.data.rateLimit.requestsResetAt },
+      {
+        requestsLimit: 10,
+        requestsUsed: 1,
+        requestsRemaining: 9,
+        requestsWindowSeconds: 60,
+        requestsResetAt: 'string',
+      },
+    );
   });
 
   it('RateLimit names the budget closest to running out', async () => {
@@ -231,7 +250,10 @@ describe('edge: landing page and schema', () => {
       assert.match(sdl.headers.get('content-type') ?? '', /^text\/plain/);
       const text = await sdl.text();
       assert.match(text, /type Prediction \{/);
-      assert.ok(readFileSync('schema.graphql', 'utf8').includes(text.trim().slice(0, 2000)), 'the committed schema.graphql holds the same SDL');
+      assert.ok(
+        readFileSync('schema.graphql', 'utf8').includes(text.trim().slice(0, 2000)),
+        'the committed schema.graphql holds the same SDL',
+      );
     } finally {
       await s.close();
     }
@@ -264,11 +286,15 @@ describe('edge: under pressure', () => {
       const agent = new http.Agent({ keepAlive: true });
       const get = (path: string) =>
         new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
-          const req = http.request(`${s.origin}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-            let text = '';
-            res.on('data', (c) => (text += c));
-            res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-          });
+          const req = http.request(
+            `${s.origin}${path}`,
+            { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+            (res) => {
+              let text = '';
+              res.on('data', (c) => (text += c));
+              res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+            },
+          );
           req.on('error', reject);
           req.end(JSON.stringify({ query: '{ health { status } }' }));
         });
@@ -306,10 +332,12 @@ describe('edge: console caching', () => {
       // node:http, not fetch: fetch adds Cache-Control: no-cache to conditional requests, which asks for a 200.
       const revalidate = (headers: Record<string, string>) =>
         new Promise<number>((resolve, reject) =>
-          http.get(`${s.origin}/console/`, { headers }, (res) => {
-            res.resume();
-            resolve(res.statusCode!);
-          }).on('error', reject),
+          http
+            .get(`${s.origin}/console/`, { headers }, (res) => {
+              res.resume();
+              resolve(res.statusCode!);
+            })
+            .on('error', reject),
         );
       assert.equal(await revalidate({ 'if-none-match': etag }), 304);
       assert.equal(await revalidate({ 'if-none-match': '"something-else"' }), 200);

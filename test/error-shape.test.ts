@@ -48,9 +48,18 @@ for (const executor of ['jit', 'graphql-js']) {
           assert.equal(e.extensions?.code, 'BAD_USER_INPUT', e.message);
           // What README's console.table(err.errors[0].extensions?.violations) prints.
           assert.ok(Array.isArray(e.extensions?.violations) && e.extensions.violations.length > 0, e.message);
-          for (const v of e.extensions.violations) assert.deepEqual(Object.keys(v).filter((k) => ['field', 'value', 'constraint', 'message'].includes(k)).sort(), ['constraint', 'field', 'message', 'value']);
+          for (const v of e.extensions.violations)
+            assert.deepEqual(
+              Object.keys(v)
+                .filter((k) => ['field', 'value', 'constraint', 'message'].includes(k))
+                .sort(),
+              ['constraint', 'field', 'message', 'value'],
+            );
         }
-        assert.deepEqual(errors.flatMap((e) => e.extensions!.violations), c.violations);
+        assert.deepEqual(
+          errors.flatMap((e) => e.extensions!.violations),
+          c.violations,
+        );
         const rows = c.violations.flatMap((v) => ((v as { row?: number }).row === undefined ? [] : [(v as { row: number }).row]));
         if (rows.length > 0) assert.deepEqual([...new Set(errors.flatMap((e) => e.extensions!.invalidRows ?? []))], rows);
       });
@@ -63,7 +72,9 @@ for (const executor of ['jit', 'graphql-js']) {
     });
 
     it('leaves an inline literal of the wrong type a document error (GRAPHQL_VALIDATION_FAILED, no violations)', async () => {
-      const r = await server.gql('mutation { predict(input: { airTemperature: "hot", processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 1, productType: L }) { label } }');
+      const r = await server.gql(
+        'mutation { predict(input: { airTemperature: "hot", processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 1, productType: L }) { label } }',
+      );
       assert.equal(r.status, 400);
       assert.equal(r.body.errors?.[0].extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
       assert.equal(r.body.errors?.[0].extensions?.violations, undefined);
@@ -100,17 +111,25 @@ describe('BAD_USER_INPUT in production', () => {
 
 describe('coercionViolation (reading graphql-js sentences)', () => {
   it('reads the value from the sentence when the variables are not at hand', () => {
-    assert.deepEqual(coercionViolation('Variable "$inputs" got invalid value true at "inputs[12].torque"; Float cannot represent non numeric value: true', undefined, true), {
-      row: 12,
-      field: 'torque',
-      value: true,
-      constraint: 'isNumber',
-      message: 'torque must be a Float, got true',
-    });
+    assert.deepEqual(
+      coercionViolation(
+        'Variable "$inputs" got invalid value true at "inputs[12].torque"; Float cannot represent non numeric value: true',
+        undefined,
+        true,
+      ),
+      {
+        row: 12,
+        field: 'torque',
+        value: true,
+        constraint: 'isNumber',
+        message: 'torque must be a Float, got true',
+      },
+    );
   });
 
   it('names a whole batch row (null, not an object) by its index', () => {
-    const message = 'Variable "$inputs" got invalid value null at "inputs[1]"; Expected non-nullable type "SensorReadingInput!" not to be null.';
+    const message =
+      'Variable "$inputs" got invalid value null at "inputs[1]"; Expected non-nullable type "SensorReadingInput!" not to be null.';
     assert.deepEqual(coercionViolation(message, { inputs: [{}, null] }, true), {
       row: 1,
       field: 'inputs',
@@ -124,22 +143,42 @@ describe('coercionViolation (reading graphql-js sentences)', () => {
     const sent = 'x; Field "a" at "input.b"';
     const message = `Variable "$input" got invalid value ${JSON.stringify(sent)} at "input.torque"; Float cannot represent non numeric value: ${JSON.stringify(sent)}`;
     const v = coercionViolation(message, { input: { torque: sent } }, true);
-    assert.deepEqual({ field: v?.field, value: v?.value, constraint: v?.constraint }, { field: 'torque', value: sent, constraint: 'isNumber' });
+    assert.deepEqual(
+      { field: v?.field, value: v?.value, constraint: v?.constraint },
+      { field: 'torque', value: sent, constraint: 'isNumber' },
+    );
   });
 
   it('spells non-finite numbers and clips huge strings so the answer stays readable', () => {
-    const inf = coercionViolation('Variable "$input" got invalid value Infinity at "input.airTemperature"; Float cannot represent non numeric value: Infinity', { input: { airTemperature: Infinity } }, true);
+    const inf = coercionViolation(
+      'Variable "$input" got invalid value Infinity at "input.airTemperature"; Float cannot represent non numeric value: Infinity',
+      { input: { airTemperature: Infinity } },
+      true,
+    );
     assert.equal(inf?.value, 'Infinity');
     const huge = '9'.repeat(100_000);
-    const v = coercionViolation(`Variable "$input" got invalid value "${huge}" at "input.torque"; Float cannot represent non numeric value: "${huge}"`, { input: { torque: huge } }, true);
+    const v = coercionViolation(
+      `Variable "$input" got invalid value "${huge}" at "input.torque"; Float cannot represent non numeric value: "${huge}"`,
+      { input: { torque: huge } },
+      true,
+    );
     assert.ok(typeof v?.value === 'string' && v.value.length < 300 && v.value.startsWith('999'));
     assert.ok(v!.message.length < 200);
   });
 
   it('takes the value of an unknown own key such as __proto__ without touching the prototype', () => {
     const input = JSON.parse('{"__proto__": {"isAdmin": true}}');
-    const v = coercionViolation('Variable "$input" got invalid value { __proto__: { isAdmin: true } }; Field "__proto__" is not defined by type "SensorReadingInput".', { input }, true);
-    assert.deepEqual(v, { field: '__proto__', value: { isAdmin: true }, constraint: 'whitelistValidation', message: '__proto__ is not a field of SensorReadingInput' });
+    const v = coercionViolation(
+      'Variable "$input" got invalid value { __proto__: { isAdmin: true } }; Field "__proto__" is not defined by type "SensorReadingInput".',
+      { input },
+      true,
+    );
+    assert.deepEqual(v, {
+      field: '__proto__',
+      value: { isAdmin: true },
+      constraint: 'whitelistValidation',
+      message: '__proto__ is not a field of SensorReadingInput',
+    });
   });
 
   it('returns undefined for a message that is no variable coercion error', () => {

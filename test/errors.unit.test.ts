@@ -20,16 +20,39 @@ describe('ErrorCode catalogue', () => {
   it('each code is spelled as its key', () => {
     for (const [key, value] of Object.entries(ErrorCode)) assert.equal(value, key);
     assert.deepEqual(Object.keys(ErrorCode).sort(), [
-      'BAD_REQUEST', 'BAD_USER_INPUT', 'CLIENT_CLOSED_REQUEST', 'FORBIDDEN', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'INFERENCE_FAILED',
-      'INTERNAL_SERVER_ERROR', 'MODEL_NOT_READY', 'MODEL_RELOAD_FAILED', 'NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE', 'PAYLOAD_TOO_LARGE',
-      'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'QUERY_TOO_COMPLEX', 'RATE_LIMITED', 'SERVER_BUSY',
-      'UNAUTHENTICATED', 'UNSUPPORTED_MEDIA_TYPE',
+      'BAD_REQUEST',
+      'BAD_USER_INPUT',
+      'CLIENT_CLOSED_REQUEST',
+      'FORBIDDEN',
+      'GRAPHQL_PARSE_FAILED',
+      'GRAPHQL_VALIDATION_FAILED',
+      'INFERENCE_FAILED',
+      'INTERNAL_SERVER_ERROR',
+      'MODEL_NOT_READY',
+      'MODEL_RELOAD_FAILED',
+      'NOT_FOUND',
+      'OPERATION_RESOLUTION_FAILURE',
+      'PAYLOAD_TOO_LARGE',
+      'PERSISTED_QUERY_NOT_FOUND',
+      'PERSISTED_QUERY_NOT_SUPPORTED',
+      'QUERY_TOO_COMPLEX',
+      'RATE_LIMITED',
+      'SERVER_BUSY',
+      'UNAUTHENTICATED',
+      'UNSUPPORTED_MEDIA_TYPE',
     ]);
   });
 });
 
 describe('error constructors', () => {
-  const v = (over: Partial<Violation>): Violation => ({ field: 'torque', value: -1, constraint: 'min', bound: 0, message: 'torque must not be less than 0', ...over });
+  const v = (over: Partial<Violation>): Violation => ({
+    field: 'torque',
+    value: -1,
+    constraint: 'min',
+    bound: 0,
+    message: 'torque must not be less than 0',
+    ...over,
+  });
 
   it('badUserInput: BAD_USER_INPUT plus the extensions given', () => {
     const e = badUserInput('nope', { field: 'inputs', code: 'IGNORED?' });
@@ -105,7 +128,8 @@ describe('createErrorFormatter', () => {
   it('production: catalogue errors keep everything but the stack trace', () => {
     const format = createErrorFormatter({ production: true, onInternal: () => assert.fail('not internal') });
     assert.deepEqual(format({ ...located, extensions: { code: 'SERVER_BUSY', stacktrace: ['at a'], queuedRows: 3 } }, null), {
-      ...located, extensions: { code: 'SERVER_BUSY', queuedRows: 3 },
+      ...located,
+      extensions: { code: 'SERVER_BUSY', queuedRows: 3 },
     });
   });
 
@@ -114,9 +138,13 @@ describe('createErrorFormatter', () => {
     const format = createErrorFormatter({ production: false, onInternal: (e) => logged.push(e) });
     const original = new Error('db down');
     assert.deepEqual(format({ ...located, extensions: { code: 'WEIRD', stacktrace: ['at b'] } }, original), {
-      ...located, extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at b'] },
+      ...located,
+      extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at b'] },
     });
-    assert.deepEqual(format({ message: 'no extensions' }, original), { message: 'no extensions', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    assert.deepEqual(format({ message: 'no extensions' }, original), {
+      message: 'no extensions',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
     assert.deepEqual(logged, [original, original]);
   });
 
@@ -127,9 +155,15 @@ describe('createErrorFormatter', () => {
     // Apollo hands resolver errors over wrapped in a GraphQLError; the log wants what was thrown.
     const wrapped = new GraphQLError('password=hunter2', { originalError: original, path: ['predict'] });
     assert.deepEqual(format({ ...located, message: 'password=hunter2', extensions: { code: 'X', secret: 1 } }, wrapped), {
-      message: 'Internal server error', locations: located.locations, path: located.path, extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      message: 'Internal server error',
+      locations: located.locations,
+      path: located.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
-    assert.deepEqual(format({ message: 'password=hunter2' }, original), { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    assert.deepEqual(format({ message: 'password=hunter2' }, original), {
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
     assert.deepEqual(logged, [original, original]);
   });
 
@@ -137,7 +171,8 @@ describe('createErrorFormatter', () => {
     const logged: unknown[] = [];
     const format = createErrorFormatter({ production: true, onInternal: (e) => logged.push(e) });
     assert.deepEqual(format({ message: 'Cannot read properties of undefined', extensions: { code: 'INTERNAL_SERVER_ERROR' } }, null), {
-      message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
     });
     assert.deepEqual(format({ message: 'odd', extensions: { code: 42 } }, null).message, 'Internal server error');
     assert.equal(logged.length, 2);

@@ -23,14 +23,24 @@ describe('examples/client', () => {
   after(() => server.close());
 
   it('predicts and prints the violations of an impossible reading, with plain node', async () => {
-    const { stdout, stderr } = await run(process.execPath, [COMPILED], { env: { ...process.env, SERVER_URL: server.url }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [COMPILED], {
+      env: { ...process.env, SERVER_URL: server.url },
+      timeout: 30_000,
+    });
     assert.equal(stderr, '');
     const [first] = stdout.split('\n');
     assert.match(first, /^No Failure 0\.\d+ reading within training range$/);
     // console.table of the violations: one row, index 0, with the row, field, value and rule.
     const tableRow = stdout.split('\n').find((l) => /│\s+0\s+│/.test(l));
     assert.ok(tableRow, stdout);
-    assert.deepEqual(tableRow.split('│').map((c) => c.trim()).filter(Boolean).slice(1, 6), ['1', "'torque'", '-5', "'min'", '0']);
+    assert.deepEqual(
+      tableRow
+        .split('│')
+        .map((c) => c.trim())
+        .filter(Boolean)
+        .slice(1, 6),
+      ['1', "'torque'", '-5', "'min'", '0'],
+    );
   });
 
   it('exits non-zero with the error when no server answers', async () => {
@@ -44,6 +54,9 @@ describe('examples/client', () => {
     const source = readFileSync(path.join(ROOT, 'examples', 'client', 'main.ts'), 'utf8');
     const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion readme/.exec(source)?.[1];
     assert.ok(region);
-    assert.ok(readFileSync(path.join(ROOT, 'README.md'), 'utf8').includes(`\`\`\`ts\n${region}\`\`\``), 'README snippet differs from examples/client/main.ts');
+    assert.ok(
+      readFileSync(path.join(ROOT, 'README.md'), 'utf8').includes(`\`\`\`ts\n${region}\`\`\``),
+      'README snippet differs from examples/client/main.ts',
+    );
   });
 });

@@ -19,10 +19,19 @@ const cases: Array<[string, string, Record<string, unknown>?]> = [
   ['variable missing field', PREDICT_QUERY, { input: { torque: 1 } }],
   ['variable bad enum', PREDICT_QUERY, { input: { ...NORMAL_READING, productType: 'Z' } }],
   ['variable missing', PREDICT_QUERY, {}],
-  ['inline literal', `mutation { predict(input: { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 5, productType: M }) { label probabilities { label } } }`],
-  ['aliases and fragments', `mutation { a: predict(input: { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 5, productType: H }) { ...P } b: predict(input: { airTemperature: 301, processTemperature: 311, rotationalSpeed: 1400, torque: 50, toolWear: 200, productType: L }) { ...P __typename } } fragment P on Prediction { label isAnomaly }`],
+  [
+    'inline literal',
+    `mutation { predict(input: { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 5, productType: M }) { label probabilities { label } } }`,
+  ],
+  [
+    'aliases and fragments',
+    `mutation { a: predict(input: { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 5, productType: H }) { ...P } b: predict(input: { airTemperature: 301, processTemperature: 311, rotationalSpeed: 1400, torque: 50, toolWear: 200, productType: L }) { ...P __typename } } fragment P on Prediction { label isAnomaly }`,
+  ],
   ['health', '{ health { status modelLoaded device serverVersion modelVersion } }'],
-  ['modelInfo', '{ modelInfo { name version inputs { field unit trainingMin } failureTypes { failureType label } anomalyThreshold batching { maxBatchSize maxBatchRows } } }'],
+  [
+    'modelInfo',
+    '{ modelInfo { name version inputs { field unit trainingMin } failureTypes { failureType label } anomalyThreshold batching { maxBatchSize maxBatchRows } } }',
+  ],
   ['rateLimit', '{ rateLimit { __typename enabled } }'],
   ['unknown field', '{ nope }'],
   ['syntax error', '{ health { '],

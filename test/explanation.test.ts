@@ -25,7 +25,12 @@ const RAD_PER_S_PER_RPM = (2 * Math.PI) / 60;
 /** A low-power reading: 18 Nm at 1,500 rpm is 2.8 kW, below the 3.5 kW the power rule needs. */
 const LOW_POWER = { ...NORMAL_READING, torque: 18 };
 
-interface Driver { field: string; value: number; reference: number; effect: number }
+interface Driver {
+  field: string;
+  value: number;
+  reference: number;
+  effect: number;
+}
 
 /**
  * Readings built to sit just past one AI4I 2020 failure rule, everything else typical. Seeded, so every
@@ -33,7 +38,7 @@ interface Driver { field: string; value: number; reference: number; effect: numb
  */
 function ruleReadings(rule: 'heat' | 'lowPower' | 'highPower' | 'overstrain', n: number, seed: number): Reading[] {
   let s = seed >>> 0;
-  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const u = (a: number, b: number) => a + (b - a) * rnd();
   const r1 = (x: number) => Math.round(x * 10) / 10;
   const types = ['L', 'L', 'L', 'M', 'M', 'H'] as const;
@@ -44,22 +49,49 @@ function ruleReadings(rule: 'heat' | 'lowPower' | 'highPower' | 'overstrain', n:
     let r: Omit<Reading, 'productType'>;
     switch (rule) {
       case 'heat': // process - air < 8.6 K and speed < 1,380 rpm
-        r = { airTemperature: air, processTemperature: air + u(7.6, 8.5), rotationalSpeed: u(1250, 1370), torque: u(35, 55), toolWear: u(0, 150) };
+        r = {
+          airTemperature: air,
+          processTemperature: air + u(7.6, 8.5),
+          rotationalSpeed: u(1250, 1370),
+          torque: u(35, 55),
+          toolWear: u(0, 150),
+        };
         break;
-      case 'lowPower': { // power < 3,500 W
+      case 'lowPower': {
+        // power < 3,500 W
         const speed = u(1400, 1900);
-        r = { airTemperature: air, processTemperature: air + u(9.5, 11), rotationalSpeed: speed, torque: u(2800, 3450) / (speed * RAD_PER_S_PER_RPM), toolWear: u(0, 150) };
+        r = {
+          airTemperature: air,
+          processTemperature: air + u(9.5, 11),
+          rotationalSpeed: speed,
+          torque: u(2800, 3450) / (speed * RAD_PER_S_PER_RPM),
+          toolWear: u(0, 150),
+        };
         break;
       }
-      case 'highPower': { // power > 9,000 W
+      case 'highPower': {
+        // power > 9,000 W
         const speed = u(1250, 1450);
-        r = { airTemperature: air, processTemperature: air + u(9.5, 11), rotationalSpeed: speed, torque: u(9100, 10000) / (speed * RAD_PER_S_PER_RPM), toolWear: u(0, 120) };
+        r = {
+          airTemperature: air,
+          processTemperature: air + u(9.5, 11),
+          rotationalSpeed: speed,
+          torque: u(9100, 10000) / (speed * RAD_PER_S_PER_RPM),
+          toolWear: u(0, 120),
+        };
         break;
       }
-      case 'overstrain': { // wear x torque > 11,000 / 12,000 / 13,000 min·Nm for L / M / H
+      case 'overstrain': {
+        // wear x torque > 11,000 / 12,000 / 13,000 min·Nm for L / M / H
         const wear = u(170, 230);
         const torque = (overstrainLimit[productType] + u(200, 1500)) / wear;
-        r = { airTemperature: air, processTemperature: air + u(9.5, 11), rotationalSpeed: u(5000, 8000) / (torque * RAD_PER_S_PER_RPM), torque, toolWear: wear };
+        r = {
+          airTemperature: air,
+          processTemperature: air + u(9.5, 11),
+          rotationalSpeed: u(5000, 8000) / (torque * RAD_PER_S_PER_RPM),
+          torque,
+          toolWear: wear,
+        };
         break;
       }
     }
@@ -83,7 +115,17 @@ describe('explanation and outOfRange in-process', () => {
   const logs = new LogCapture('silent');
 
   const run = (source: string, variableValues?: Record<string, unknown>): Promise<ExecutionResult<any>> => {
-    const contextValue: AppContext = { config, models, log: logs.logger, requestId: 'test', clientId: 'ip:in-process', apiKeyHash: undefined, limiter: undefined, budgets: [], trace: { errorCodes: [], written: false } };
+    const contextValue: AppContext = {
+      config,
+      models,
+      log: logs.logger,
+      requestId: 'test',
+      clientId: 'ip:in-process',
+      apiKeyHash: undefined,
+      limiter: undefined,
+      budgets: [],
+      trace: { errorCodes: [], written: false },
+    };
     return graphql({ schema: app.schema, source, variableValues, contextValue }) as Promise<ExecutionResult<any>>;
   };
   const batch = async (inputs: unknown[], fields: string): Promise<any[]> => {
@@ -99,7 +141,12 @@ describe('explanation and outOfRange in-process', () => {
 
   before(async () => {
     // One ONNX run may hold a whole explained batch (6,000 rows), so run counts show the batching exactly.
-    config = loadConfig({ NODE_ENV: 'test', MODEL_DIR: process.env.MODEL_DIR ?? 'models', MAX_BATCH_SIZE: '6000', RATE_LIMIT_ENABLED: 'false' });
+    config = loadConfig({
+      NODE_ENV: 'test',
+      MODEL_DIR: process.env.MODEL_DIR ?? 'models',
+      MAX_BATCH_SIZE: '6000',
+      RATE_LIMIT_ENABLED: 'false',
+    });
     models = new ModelHost();
     app = await createApp(config, logs.logger, models);
     service = await loadModel(config, logs.logger, models);
@@ -127,7 +174,10 @@ describe('explanation and outOfRange in-process', () => {
   it('drivers: one per numeric reading, as sent, against its product-type reference, largest |effect| first', async () => {
     const inputs = [NORMAL_READING, { ...LOW_POWER, productType: 'H' as const }];
     const [a, b] = await batch(inputs, `failureProbability ${EXPLANATION}`);
-    for (const [p, input] of [[a, inputs[0]], [b, inputs[1]]] as const) {
+    for (const [p, input] of [
+      [a, inputs[0]],
+      [b, inputs[1]],
+    ] as const) {
       const drivers: Driver[] = p.explanation.drivers;
       assert.deepEqual(drivers.map((d) => d.field).sort(), Object.keys(FIELD_OF).sort());
       for (const d of drivers) {
@@ -157,7 +207,10 @@ describe('explanation and outOfRange in-process', () => {
     assert.equal(top.field, 'TORQUE');
     assert.ok(top.effect > 0.3, `torque effect ${top.effect}`);
     // The same for overstrain: a worn tool under high torque; putting the wear back to typical lowers the risk.
-    const worn = await predict({ ...NORMAL_READING, toolWear: 220, torque: 60, rotationalSpeed: 1400 }, `predictedFailureType ${EXPLANATION}`);
+    const worn = await predict(
+      { ...NORMAL_READING, toolWear: 220, torque: 60, rotationalSpeed: 1400 },
+      `predictedFailureType ${EXPLANATION}`,
+    );
     assert.equal(worn.predictedFailureType, 'OVERSTRAIN_FAILURE');
     const wear = (worn.explanation.drivers as Driver[]).find((d) => d.field === 'TOOL_WEAR')!;
     assert.ok(wear.effect > 0.3, `tool wear effect ${wear.effect}`);
@@ -166,7 +219,10 @@ describe('explanation and outOfRange in-process', () => {
   it('a reading at its references has no drivers: every effect is exactly 0', async () => {
     const atReference = { ...service.manifest.references.M, productType: 'M' as const };
     const p = await predict(atReference, EXPLANATION);
-    assert.deepEqual((p.explanation.drivers as Driver[]).map((d) => d.effect), [0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      (p.explanation.drivers as Driver[]).map((d) => d.effect),
+      [0, 0, 0, 0, 0],
+    );
   });
 
   for (const [rule, expected, inputs] of [
@@ -199,8 +255,18 @@ describe('explanation and outOfRange in-process', () => {
     assert.deepEqual(inside.outOfRange, []);
     // graphql-js builds results on null-prototype objects: compare plain copies.
     assert.deepEqual(JSON.parse(JSON.stringify(celsius.outOfRange)), [
-      { field: 'AIR_TEMPERATURE', value: 25, trainingMin: range('airTemperature').trainingMin, trainingMax: range('airTemperature').trainingMax },
-      { field: 'PROCESS_TEMPERATURE', value: 35, trainingMin: range('processTemperature').trainingMin, trainingMax: range('processTemperature').trainingMax },
+      {
+        field: 'AIR_TEMPERATURE',
+        value: 25,
+        trainingMin: range('airTemperature').trainingMin,
+        trainingMax: range('airTemperature').trainingMax,
+      },
+      {
+        field: 'PROCESS_TEMPERATURE',
+        value: 35,
+        trainingMin: range('processTemperature').trainingMin,
+        trainingMax: range('processTemperature').trainingMax,
+      },
     ]);
     assert.equal(celsius.isAnomaly, true);
   });
@@ -234,7 +300,10 @@ describe('explanation over HTTP and its rate-limit cost', () => {
     assert.equal(low.explanation.drivers[0].field, 'TORQUE');
     assert.ok(low.explanation.drivers[0].effect > 0);
     assert.deepEqual(low.outOfRange, []);
-    assert.deepEqual(celsius.outOfRange.map((o: any) => o.field), ['AIR_TEMPERATURE']);
+    assert.deepEqual(
+      celsius.outOfRange.map((o: any) => o.field),
+      ['AIR_TEMPERATURE'],
+    );
   });
 
   it('an explained reading costs 6 rows, however explanation is selected; a skipped one costs 1', async () => {
@@ -246,7 +315,8 @@ describe('explanation over HTTP and its rate-limit cost', () => {
       fragment Why on Prediction { explanation { drivers { field } } }
       mutation($rows: [SensorReadingInput!]!) { predictBatch(inputs: $rows) { ... on Prediction { ...Why } } }`;
     assert.equal(await spends(viaFragments, { rows: [NORMAL_READING, LOW_POWER] }), 12);
-    const skipped = 'mutation($rows: [SensorReadingInput!]!, $why: Boolean!) { predictBatch(inputs: $rows) { label explanation @include(if: $why) { power } } }';
+    const skipped =
+      'mutation($rows: [SensorReadingInput!]!, $why: Boolean!) { predictBatch(inputs: $rows) { label explanation @include(if: $why) { power } } }';
     assert.equal(await spends(skipped, { rows: [NORMAL_READING, LOW_POWER], why: false }), 2);
     assert.equal(await spends(skipped, { rows: [NORMAL_READING], why: true }), 6);
     assert.equal(await rowsUsed(), used + 27);

@@ -22,7 +22,14 @@ const REFERENCES: References = {
   H: { airTemperature: 299.8, processTemperature: 309.9, rotationalSpeed: 1500, torque: 40.3, toolWear: 107 },
 };
 
-const READING: Reading = { airTemperature: 298, processTemperature: 308.5, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'H' };
+const READING: Reading = {
+  airTemperature: 298,
+  processTemperature: 308.5,
+  rotationalSpeed: 1500,
+  torque: 40,
+  toolWear: 100,
+  productType: 'H',
+};
 
 describe('explanation: physical quantities and variants', () => {
   it('computes temperature difference (K), power (W) and strain (min·Nm)', () => {
@@ -52,7 +59,13 @@ describe('explanation: drivers from model answers', () => {
     const e = explanationOf(READING, 0.9, [0.9, 0.8, 0.95, 0.1, 0.9], REFERENCES);
     assert.deepEqual(
       e.drivers.map((d) => [d.field, Number(d.effect.toFixed(6))]),
-      [['torque', 0.8], ['processTemperature', 0.1], ['rotationalSpeed', -0.05], ['airTemperature', 0], ['toolWear', 0]],
+      [
+        ['torque', 0.8],
+        ['processTemperature', 0.1],
+        ['rotationalSpeed', -0.05],
+        ['airTemperature', 0],
+        ['toolWear', 0],
+      ],
     );
     const torque = e.drivers[0];
     assert.equal(torque.value, READING.torque);
@@ -76,7 +89,14 @@ describe('outOfRange: readings outside the training envelope', () => {
 
   it('is empty when every reading is inside, bounds included', () => {
     assert.deepEqual(readingsOutOfRange(READING, envelope), []);
-    const atBounds: Reading = { airTemperature: 295.3, processTemperature: 313.8, rotationalSpeed: 2886, torque: 3.8, toolWear: 0, productType: 'L' };
+    const atBounds: Reading = {
+      airTemperature: 295.3,
+      processTemperature: 313.8,
+      rotationalSpeed: 2886,
+      torque: 3.8,
+      toolWear: 0,
+      productType: 'L',
+    };
     assert.deepEqual(readingsOutOfRange(atBounds, envelope), []);
   });
 
@@ -90,7 +110,10 @@ describe('outOfRange: readings outside the training envelope', () => {
 
   it('lists a value just past either end', () => {
     const r: Reading = { ...READING, torque: 76.7, toolWear: -0.1 };
-    assert.deepEqual(readingsOutOfRange(r, envelope).map((o) => o.field), ['torque', 'toolWear']);
+    assert.deepEqual(
+      readingsOutOfRange(r, envelope).map((o) => o.field),
+      ['torque', 'toolWear'],
+    );
   });
 });
 
@@ -113,7 +136,10 @@ describe('model.json references: checked when the model loads', () => {
   it('loads the shipped model and its references and training envelope', async () => {
     const { manifest: m } = await loadModelArtifacts(TEST_MODEL_DIR);
     for (const type of ['L', 'M', 'H'] as const) for (const f of NUMERIC_FIELDS) assert.ok(Number.isFinite(m.references[type][f]));
-    assert.deepEqual(trainingEnvelope(m).map((r) => r.field), [...NUMERIC_FIELDS]);
+    assert.deepEqual(
+      trainingEnvelope(m).map((r) => r.field),
+      [...NUMERIC_FIELDS],
+    );
   });
 
   it('refuses a model.json without references, saying what is missing', async () => {

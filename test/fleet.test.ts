@@ -10,7 +10,9 @@ import { findBinary, startFleet, type Fleet } from '../bench/fleet';
 
 const missing = ['nginx', 'redis-server'].filter((bin) => !findBinary(bin));
 if (missing.length > 0 && process.env.CI === 'true') {
-  throw new Error(`${missing.join(' and ')} not installed, but CI=true: the fleet test must run in CI (apt-get install -y nginx redis-server)`);
+  throw new Error(
+    `${missing.join(' and ')} not installed, but CI=true: the fleet test must run in CI (apt-get install -y nginx redis-server)`,
+  );
 }
 const skip = missing.length > 0 ? `${missing.join(' and ')} not found (apt-get install -y nginx redis-server)` : false;
 
@@ -83,9 +85,7 @@ describe('local fleet (3 replicas, Redis, nginx on deploy/nginx.conf): one budge
   });
 
   it(`lets exactly ${LIMIT} of ${LIMIT + EXTRA} simultaneous calls through the proxy, across the replicas`, async (t) => {
-    const answers = await Promise.all(
-      readings(LIMIT + EXTRA, 7).map((input) => post(fleet.origin, PREDICT_QUERY, { input })),
-    );
+    const answers = await Promise.all(readings(LIMIT + EXTRA, 7).map((input) => post(fleet.origin, PREDICT_QUERY, { input })));
     const passed = answers.filter((a) => a.status === 200 && a.body.data?.predict);
     const refused = answers.filter((a) => a.status === 429 && a.body.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
     assert.equal(passed.length, LIMIT, JSON.stringify(answers.filter((a) => !passed.includes(a)).slice(0, 3)));
@@ -152,7 +152,9 @@ describe('local fleet (3 replicas, Redis, nginx on deploy/nginx.conf): a replica
     const servedByVictim = servedBy(victim.output).ok;
     await load;
 
-    t.diagnostic(`sent ${sent}, answered ${ok}, failed ${failures.length}; the stopped replica served ${servedByVictim} and exited ${code}; ${afterStop} sent after it exited`);
+    t.diagnostic(
+      `sent ${sent}, answered ${ok}, failed ${failures.length}; the stopped replica served ${servedByVictim} and exited ${code}; ${afterStop} sent after it exited`,
+    );
     assert.equal(code, 0, 'the replica drains and exits 0 on SIGTERM');
     assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed`);
     assert.equal(ok, sent);

@@ -68,17 +68,40 @@ describe('examples/frontend-codegen.yml', () => {
     const fromFile = frontendProject();
     const fromServer = frontendProject();
     dirs.push(fromFile, fromServer);
-    const [generated, viaIntrospection] = await Promise.all([generate(fromFile, path.join(ROOT, 'schema.graphql')), generate(fromServer, server.url)]);
+    const [generated, viaIntrospection] = await Promise.all([
+      generate(fromFile, path.join(ROOT, 'schema.graphql')),
+      generate(fromServer, server.url),
+    ]);
     assert.match(generated, /export const PredictDocument = /);
     assert.match(generated, /productType: ProductType;/);
     assert.equal(viaIntrospection, generated);
     // The consumer's @ts-expect-error fails this if the enum stops being typed.
-    await run(process.execPath, [TSC_BIN, '--noEmit', '--strict', '--skipLibCheck', '--target', 'ES2022', '--module', 'commonjs', '--moduleResolution', 'node', 'src/use-predict.ts'], { cwd: fromFile, timeout: 120_000 });
+    await run(
+      process.execPath,
+      [
+        TSC_BIN,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--target',
+        'ES2022',
+        '--module',
+        'commonjs',
+        '--moduleResolution',
+        'node',
+        'src/use-predict.ts',
+      ],
+      { cwd: fromFile, timeout: 120_000 },
+    );
   });
 
-  it("is what README's \"Use it from your own app\" shows (without its comments)", () => {
+  it('is what README\'s "Use it from your own app" shows (without its comments)', () => {
     const config = readFileSync(path.join(ROOT, 'examples', 'frontend-codegen.yml'), 'utf8');
-    const uncommented = config.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n').trim();
+    const uncommented = config
+      .split('\n')
+      .filter((l) => !l.trimStart().startsWith('#'))
+      .join('\n')
+      .trim();
     assert.ok(readFileSync(path.join(ROOT, 'README.md'), 'utf8').includes(`\`\`\`yaml\n${uncommented}\n\`\`\``));
   });
 });

@@ -7,9 +7,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PREDICTION_FIELDS, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
 
-interface GoldenCase { name: string; input: number[]; probabilities: number[]; reconstructionError: number }
-const golden: { tolerance: { absolute: number; relative: number }; outputLabels: string[]; cases: GoldenCase[] } =
-  JSON.parse(readFileSync(path.join(TEST_MODEL_DIR, 'golden.json'), 'utf8'));
+interface GoldenCase {
+  name: string;
+  input: number[];
+  probabilities: number[];
+  reconstructionError: number;
+}
+const golden: { tolerance: { absolute: number; relative: number }; outputLabels: string[]; cases: GoldenCase[] } = JSON.parse(
+  readFileSync(path.join(TEST_MODEL_DIR, 'golden.json'), 'utf8'),
+);
 const manifest = JSON.parse(readFileSync(path.join(TEST_MODEL_DIR, 'model.json'), 'utf8'));
 const THRESHOLD: number = manifest.anomaly.threshold;
 
@@ -32,7 +38,11 @@ function close(actual: number, expected: number, what: string): void {
 }
 
 function checkCase(c: GoldenCase, p: any, where: string): void {
-  assert.deepEqual(p.probabilities.map((x: any) => x.failureType), golden.outputLabels, where);
+  assert.deepEqual(
+    p.probabilities.map((x: any) => x.failureType),
+    golden.outputLabels,
+    where,
+  );
   c.probabilities.forEach((e, k) => close(p.probabilities[k].probability, e, `${where} probability[${k}]`));
   close(p.failureProbability, 1 - c.probabilities[0], `${where} failureProbability`);
   close(p.reconstructionError, c.reconstructionError, `${where} reconstructionError`);
@@ -43,7 +53,8 @@ function checkCase(c: GoldenCase, p: any, where: string): void {
     assert.equal(p.label, manifest.outputs.probabilities.labels[top].label, where);
     close(p.probability, sorted[0], `${where} probability`);
   }
-  if (Math.abs(c.reconstructionError - THRESHOLD) > 1e-4) assert.equal(p.isAnomaly, c.reconstructionError > THRESHOLD, `${where} isAnomaly`);
+  if (Math.abs(c.reconstructionError - THRESHOLD) > 1e-4)
+    assert.equal(p.isAnomaly, c.reconstructionError > THRESHOLD, `${where} isAnomaly`);
   assert.equal(p.anomalyThreshold, THRESHOLD);
   assert.equal(p.modelVersion, manifest.version);
   assert.equal(p.device, 'cpu');
@@ -119,7 +130,13 @@ describe('input bounds through GraphQL, each field from both sides', () => {
         [2 * i + 1, field, 'max', high],
       ]),
     );
-    assert.deepEqual(err!.extensions!.invalidRows, rows.map((_, i) => i));
-    assert.match(err!.message, /^Invalid sensor reading: inputs\[0\]\.airTemperature: airTemperature must be a positive number \(and 9 more\)$/);
+    assert.deepEqual(
+      err!.extensions!.invalidRows,
+      rows.map((_, i) => i),
+    );
+    assert.match(
+      err!.message,
+      /^Invalid sensor reading: inputs\[0\]\.airTemperature: airTemperature must be a positive number \(and 9 more\)$/,
+    );
   });
 });

@@ -37,7 +37,13 @@ describe('GraphQL schema in-process', () => {
   const BATCH = `mutation($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { ${PREDICTION_FIELDS} } }`;
 
   before(async () => {
-    config = loadConfig({ NODE_ENV: 'test', MODEL_DIR: TEST_MODEL_DIR, MAX_BATCH_ROWS: '50', MAX_QUEUE_ROWS: '60', RATE_LIMIT_ENABLED: 'false' });
+    config = loadConfig({
+      NODE_ENV: 'test',
+      MODEL_DIR: TEST_MODEL_DIR,
+      MAX_BATCH_ROWS: '50',
+      MAX_QUEUE_ROWS: '60',
+      RATE_LIMIT_ENABLED: 'false',
+    });
     models = new ModelHost();
     app = await createApp(config, logs.logger, models);
     service = await loadModel(config, logs.logger, models);
@@ -48,7 +54,10 @@ describe('GraphQL schema in-process', () => {
     const { data, errors } = await run(PREDICT, { input: NORMAL_READING });
     assert.equal(errors, undefined);
     const p = data.predict;
-    assert.deepEqual(p.probabilities.map((x: any) => x.failureType), Object.values(FailureType));
+    assert.deepEqual(
+      p.probabilities.map((x: any) => x.failureType),
+      Object.values(FailureType),
+    );
     const sum = p.probabilities.reduce((s: number, x: any) => s + x.probability, 0);
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
     const best = p.probabilities.reduce((a: any, b: any) => (b.probability > a.probability ? b : a));
@@ -81,7 +90,9 @@ describe('GraphQL schema in-process', () => {
     );
     const runsBefore = service.stats().runs;
     const calls = readings.map((r, i) =>
-      i % 4 === 0 ? run(BATCH, { inputs: [readings[(i + 1) % 40], r, readings[(i + 2) % 40]] }).then((res) => ({ i, res, batch: true })) : run(PREDICT, { input: r }).then((res) => ({ i, res, batch: false })),
+      i % 4 === 0
+        ? run(BATCH, { inputs: [readings[(i + 1) % 40], r, readings[(i + 2) % 40]] }).then((res) => ({ i, res, batch: true }))
+        : run(PREDICT, { input: r }).then((res) => ({ i, res, batch: false })),
     );
     for (const { i, res, batch } of await Promise.all(calls)) {
       assert.equal(res.errors, undefined);
@@ -89,7 +100,9 @@ describe('GraphQL schema in-process', () => {
       const ids = batch ? [(i + 1) % 40, i, (i + 2) % 40] : [i];
       rows.forEach((row: any, k: number) => {
         const want = expected[ids[k]];
-        row.probabilities.forEach((p: any, c: number) => assert.ok(Math.abs(p.probability - want.probs[c]) < 1e-6, `reading ${ids[k]} class ${c}`));
+        row.probabilities.forEach((p: any, c: number) =>
+          assert.ok(Math.abs(p.probability - want.probs[c]) < 1e-6, `reading ${ids[k]} class ${c}`),
+        );
         assert.ok(Math.abs(row.reconstructionError - want.error) <= 1e-6 * Math.max(1, want.error));
       });
     }
@@ -135,7 +148,10 @@ describe('GraphQL schema in-process', () => {
   });
 
   it('enforces 1..MAX_BATCH_ROWS rows per batch', async () => {
-    for (const [n, constraint, bound] of [[0, 'arrayMinSize', 1], [51, 'arrayMaxSize', 50]] as const) {
+    for (const [n, constraint, bound] of [
+      [0, 'arrayMinSize', 1],
+      [51, 'arrayMaxSize', 50],
+    ] as const) {
       const { errors } = await run(BATCH, { inputs: Array.from({ length: n }, () => NORMAL_READING) });
       assert.equal(errors?.[0].extensions?.code, 'BAD_USER_INPUT');
       assert.deepEqual(errors![0].extensions!.violations, [
@@ -155,7 +171,10 @@ describe('GraphQL schema in-process', () => {
   it('fails a run with INFERENCE_FAILED for each of its waiters and keeps serving', async () => {
     const faulty = failRuns(service, 'onnxruntime exploded');
     try {
-      const results = await Promise.all([run(PREDICT, { input: NORMAL_READING }), run(BATCH, { inputs: [NORMAL_READING, NORMAL_READING] })]);
+      const results = await Promise.all([
+        run(PREDICT, { input: NORMAL_READING }),
+        run(BATCH, { inputs: [NORMAL_READING, NORMAL_READING] }),
+      ]);
       for (const r of results) assert.equal(r.errors?.[0].extensions?.code, 'INFERENCE_FAILED');
       assert.doesNotMatch(JSON.stringify(results), /exploded/);
     } finally {
@@ -189,10 +208,16 @@ describe('GraphQL schema in-process', () => {
     assert.equal(errors, undefined);
     const info = data.modelInfo;
     assert.equal(info.version, service.manifest.version);
-    assert.deepEqual(info.inputs.map((i: any) => i.field), ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear', 'productType']);
+    assert.deepEqual(
+      info.inputs.map((i: any) => i.field),
+      ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear', 'productType'],
+    );
     assert.deepEqual(info.inputs.map((i: any) => i.unit).slice(0, 5), ['K', 'K', 'rpm', 'Nm', 'min']);
     assert.ok(info.inputs[0].trainingMin < info.inputs[0].trainingMax);
-    assert.deepEqual(info.failureTypes.map((f: any) => f.failureType), Object.values(FailureType));
+    assert.deepEqual(
+      info.failureTypes.map((f: any) => f.failureType),
+      Object.values(FailureType),
+    );
     // The metrics are model.json's, class by class, including the near-boundary ones.
     const m = service.manifest.metrics;
     assert.ok(m.nearBoundary, 'the shipped model.json records near-boundary metrics');

@@ -70,7 +70,10 @@ describe('HTTP server on port 0', () => {
 
   it('allows only listed CORS origins', async () => {
     const preflight = (origin: string) =>
-      fetch(s.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      fetch(s.url, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
     const allowed = await preflight('https://app.example.com');
     assert.equal(allowed.status, 204);
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
@@ -80,7 +83,11 @@ describe('HTTP server on port 0', () => {
 
   it('puts CORS headers on actual requests from allowed origins only; CORS_ORIGINS=* allows any', async () => {
     const post = (url: string, origin?: string) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ query: '{ health { status } }' }) });
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+        body: JSON.stringify({ query: '{ health { status } }' }),
+      });
     const allowed = await post(s.url, 'https://app.example.com');
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
     assert.match(allowed.headers.get('vary') ?? '', /origin/i);
@@ -90,7 +97,10 @@ describe('HTTP server on port 0', () => {
     assert.equal(noOrigin.headers.get('access-control-allow-origin'), null);
     const open = await startServer({ CORS_ORIGINS: '*', RATE_LIMIT_ENABLED: 'false' });
     try {
-      assert.equal((await post(open.url, 'https://anywhere.example.net')).headers.get('access-control-allow-origin'), 'https://anywhere.example.net');
+      assert.equal(
+        (await post(open.url, 'https://anywhere.example.net')).headers.get('access-control-allow-origin'),
+        'https://anywhere.example.net',
+      );
       // Same answer as the cors middleware gives when it runs without an Origin: a Vary for caches.
       assert.match((await post(open.url)).headers.get('vary') ?? '', /origin/i);
     } finally {
@@ -99,7 +109,11 @@ describe('HTTP server on port 0', () => {
   });
 
   it('limits the body size, content type and JSON syntax before GraphQL runs', async () => {
-    const big = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ health { status } }`, pad: 'x'.repeat(5000) }) });
+    const big = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ health { status } }`, pad: 'x'.repeat(5000) }),
+    });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as any).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
     const text = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ health { status } }' });

@@ -84,7 +84,7 @@ describe('start-up errors name what is wrong and keep the cause', () => {
     assert.ok(err.message.includes((err.cause as Error).message));
   });
 
-  it('an ONNX file onnxruntime cannot parse: the cause is onnxruntime\'s error', async () => {
+  it("an ONNX file onnxruntime cannot parse: the cause is onnxruntime's error", async () => {
     const err = await loadError({ modelDir: modelDirWith(() => {}, Buffer.from('not an onnx graph')), device: 'cpu' });
     assert.ok(err.cause instanceof Error);
     assert.equal(err.message, `model.onnx cannot be loaded by onnxruntime (${(err.cause as Error).message})`);

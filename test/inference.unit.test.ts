@@ -10,7 +10,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GraphQLError } from 'graphql';
 import { InferenceService } from '../src/inference/inference.service';
-import { ModelLoadError } from '../src/inference/model-manifest';
 import {
   decodePredictions,
   INPUT_FIELDS,
@@ -20,12 +19,22 @@ import {
   type DecodeOptions,
   type Reading,
 } from '../src/inference/model-io';
+import { ModelLoadError } from '../src/inference/model-manifest';
 import { FailureType } from '../src/schema/failure-type.enum';
 
 const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? 'models');
 
-interface GoldenCase { name: string; input: number[]; probabilities: number[]; reconstructionError: number }
-interface Golden { tolerance: { absolute: number; relative: number }; outputLabels: string[]; cases: GoldenCase[] }
+interface GoldenCase {
+  name: string;
+  input: number[];
+  probabilities: number[];
+  reconstructionError: number;
+}
+interface Golden {
+  tolerance: { absolute: number; relative: number };
+  outputLabels: string[];
+  cases: GoldenCase[];
+}
 const golden: Golden = JSON.parse(readFileSync(path.join(MODEL_DIR, 'golden.json'), 'utf8'));
 const manifest = JSON.parse(readFileSync(path.join(MODEL_DIR, 'model.json'), 'utf8'));
 const THRESHOLD: number = manifest.anomaly.threshold;
@@ -146,7 +155,10 @@ describe('model-io: decodePredictions', () => {
         ['HEAT', 0.625, 0.875, 0.5, false],
       ],
     );
-    assert.deepEqual(preds[2].probabilities.map((x) => x.probability), [0.125, 0.625, 0.25]);
+    assert.deepEqual(
+      preds[2].probabilities.map((x) => x.probability),
+      [0.125, 0.625, 0.25],
+    );
     assert.deepEqual(decodePredictions({ probabilities: new Float32Array(), reconstructionError: new Float32Array() }, 0, OPTS), []);
   });
 });
@@ -201,8 +213,15 @@ describe('InferenceService', () => {
     golden.cases.forEach((c, i) => {
       const p = preds[i];
       const where = `${c.name} (#${i})`;
-      assert.deepEqual(p.probabilities.map((x) => x.failureType), golden.outputLabels, where);
-      assert.deepEqual(p.probabilities.map((x) => x.label), manifest.outputs.probabilities.labels.map((l: { label: string }) => l.label));
+      assert.deepEqual(
+        p.probabilities.map((x) => x.failureType),
+        golden.outputLabels,
+        where,
+      );
+      assert.deepEqual(
+        p.probabilities.map((x) => x.label),
+        manifest.outputs.probabilities.labels.map((l: { label: string }) => l.label),
+      );
       c.probabilities.forEach((expected, k) => close(p.probabilities[k].probability, expected, `${where} probability[${k}]`));
       close(p.failureProbability, 1 - c.probabilities[0], `${where} failureProbability`);
       close(p.reconstructionError, c.reconstructionError, `${where} reconstructionError`);
@@ -305,9 +324,21 @@ describe('InferenceService: failures', () => {
   });
 
   for (const [what, edit, pattern] of [
-    ['input', (m: any) => (m.inputs.name = 'sensor_rows'), /model\.json expects input sensor_rows and outputs probabilities, reconstruction_error/],
-    ['probabilities output', (m: any) => (m.outputs.probabilities.name = 'probs'), /has inputs \[readings\] and outputs \[.*\]; model\.json expects input readings and outputs probs, reconstruction_error$/],
-    ['reconstruction error output', (m: any) => (m.outputs.reconstructionError.name = 'err'), /expects input readings and outputs probabilities, err$/],
+    [
+      'input',
+      (m: any) => (m.inputs.name = 'sensor_rows'),
+      /model\.json expects input sensor_rows and outputs probabilities, reconstruction_error/,
+    ],
+    [
+      'probabilities output',
+      (m: any) => (m.outputs.probabilities.name = 'probs'),
+      /has inputs \[readings\] and outputs \[.*\]; model\.json expects input readings and outputs probs, reconstruction_error$/,
+    ],
+    [
+      'reconstruction error output',
+      (m: any) => (m.outputs.reconstructionError.name = 'err'),
+      /expects input readings and outputs probabilities, err$/,
+    ],
   ] as const) {
     it(`refuses a model.json whose ${what} name the graph does not have`, async () => {
       await assert.rejects(InferenceService.create({ modelDir: modelDirWith(edit), device: 'cpu' }), (err: Error) => {

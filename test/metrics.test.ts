@@ -48,7 +48,10 @@ describe('GET /metrics', () => {
     const info = samples.filter((x) => x.name === 'pm_model_info');
     assert.deepEqual(info, [{ name: 'pm_model_info', labels: { version: s.models.service().manifest.version, device: 'cpu' }, value: 1 }]);
     for (const budget of ['operations', 'rows', 'requests']) {
-      assert.ok(samples.some((x) => x.name === 'pm_rate_limit_refusals_total' && x.labels.budget === budget), budget);
+      assert.ok(
+        samples.some((x) => x.name === 'pm_rate_limit_refusals_total' && x.labels.budget === budget),
+        budget,
+      );
     }
   });
 
@@ -70,7 +73,8 @@ describe('GET /metrics', () => {
     assert.equal((await s.gql('{ health { ', undefined, AUTH)).status, 400);
     const after = await scrape(s.origin);
 
-    const delta = (name: string, labels: Record<string, string> = {}) => metricValue(after, name, labels) - metricValue(before, name, labels);
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      metricValue(after, name, labels) - metricValue(before, name, labels);
     assert.equal(delta('pm_graphql_operations_total', { root_field: 'predict', outcome: 'ok' }), 3);
     assert.equal(delta('pm_graphql_operations_total', { root_field: 'predictBatch', outcome: 'ok' }), 1);
     assert.equal(delta('pm_graphql_operations_total', { root_field: 'predictBatch', outcome: 'RATE_LIMITED' }), 1);

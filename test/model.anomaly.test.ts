@@ -14,8 +14,13 @@ const threshold: number = meta.anomaly.threshold;
 const TYPE_CODE: Record<string, number> = PRODUCT_TYPE_CODE;
 
 interface OddReading {
-  airTemperature: number; processTemperature: number; rotationalSpeed: number; torque: number;
-  toolWear: number; productType: 'L' | 'M' | 'H'; why: string;
+  airTemperature: number;
+  processTemperature: number;
+  rotationalSpeed: number;
+  torque: number;
+  toolWear: number;
+  productType: 'L' | 'M' | 'H';
+  why: string;
 }
 
 async function errors(rows: number[][]): Promise<Float32Array> {
@@ -31,9 +36,10 @@ function normalRows(): Array<[number, number[]]> {
   const header = lines[0].split(',');
   const col = (name: string) => header.indexOf(name);
   const flags = ['TWF', 'HDF', 'PWF', 'OSF', 'RNF'].map(col);
-  const readings = ['Air temperature [K]', 'Process temperature [K]', 'Rotational speed [rpm]', 'Torque [Nm]',
-    'Tool wear [min]'].map(col);
-  return lines.slice(1).map((l) => l.split(','))
+  const readings = ['Air temperature [K]', 'Process temperature [K]', 'Rotational speed [rpm]', 'Torque [Nm]', 'Tool wear [min]'].map(col);
+  return lines
+    .slice(1)
+    .map((l) => l.split(','))
     .filter((f) => flags.every((i) => f[i] === '0'))
     .map((f) => [Number(f[col('UDI')]), [...readings.map((i) => Number(f[i])), TYPE_CODE[f[col('Type')]]]]);
 }
@@ -47,8 +53,9 @@ test('physically odd readings are flagged (>= 95 %)', async () => {
     assert.ok(o.rotationalSpeed >= 0 && o.torque >= 0 && o.toolWear >= 0, `${o.why}: negative reading`);
     assert.ok(o.productType in TYPE_CODE, `${o.why}: bad product type`);
   }
-  const err = await errors(odd.map((o) => [o.airTemperature, o.processTemperature, o.rotationalSpeed, o.torque,
-    o.toolWear, TYPE_CODE[o.productType]]));
+  const err = await errors(
+    odd.map((o) => [o.airTemperature, o.processTemperature, o.rotationalSpeed, o.torque, o.toolWear, TYPE_CODE[o.productType]]),
+  );
   const missed = odd.filter((_, i) => !(err[i] > threshold)).map((o) => o.why);
   const rate = 1 - missed.length / odd.length;
   assert.ok(rate >= 0.95, `fire rate ${rate}; not flagged: ${missed.join('; ')}`);

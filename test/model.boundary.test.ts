@@ -14,7 +14,10 @@ const modelDir = path.resolve(root, process.env.MODEL_DIR ?? 'models');
 const meta = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8'));
 const LABELS: string[] = meta.outputs.probabilities.labels.map((l: { enum: string }) => l.enum);
 const FLOORS: Record<string, number> = {
-  NO_FAILURE: 0.995, HEAT_DISSIPATION_FAILURE: 0.98, POWER_FAILURE: 0.98, OVERSTRAIN_FAILURE: 0.98,
+  NO_FAILURE: 0.995,
+  HEAT_DISSIPATION_FAILURE: 0.98,
+  POWER_FAILURE: 0.98,
+  OVERSTRAIN_FAILURE: 0.98,
 };
 
 async function infer(rows: number[][]) {
@@ -38,7 +41,9 @@ function loadSet(): { csv: Buffer; rows: number[][]; labels: number[] } {
 }
 
 function f1(truth: number[], predicted: number[], cls: number): number {
-  let tp = 0, fp = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0;
   truth.forEach((t, i) => {
     if (predicted[i] === cls && t === cls) tp++;
     else if (predicted[i] === cls) fp++;
@@ -66,7 +71,10 @@ test('near-boundary set: floors met and model.json figures reproduced by onnxrun
     if (!meta.training.quick) assert.ok(score >= floor, `${name}: near-boundary F1 ${score} below the floor ${floor}`);
   }
   const fire = errors.filter((e) => e > meta.anomaly.threshold).length / rows.length;
-  assert.ok(Math.abs(fire - meta.anomaly.nearBoundaryFireRate) <= 1e-3, `anomaly fire rate ${fire}, model.json ${meta.anomaly.nearBoundaryFireRate}`);
+  assert.ok(
+    Math.abs(fire - meta.anomaly.nearBoundaryFireRate) <= 1e-3,
+    `anomaly fire rate ${fire}, model.json ${meta.anomaly.nearBoundaryFireRate}`,
+  );
 });
 
 test('tool wear failure probability rises only in the 200-240 min window', async () => {

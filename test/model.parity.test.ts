@@ -10,8 +10,16 @@ import * as ort from 'onnxruntime-node';
 const modelDir = path.resolve(process.cwd(), process.env.MODEL_DIR ?? 'models');
 const readJson = (file: string): any => JSON.parse(fs.readFileSync(path.join(modelDir, file), 'utf8'));
 
-interface GoldenCase { name: string; input: number[]; probabilities: number[]; reconstructionError: number }
-interface Golden { tolerance: { absolute: number; relative: number }; cases: GoldenCase[] }
+interface GoldenCase {
+  name: string;
+  input: number[];
+  probabilities: number[];
+  reconstructionError: number;
+}
+interface Golden {
+  tolerance: { absolute: number; relative: number };
+  cases: GoldenCase[];
+}
 
 const meta = readJson('model.json');
 const golden: Golden = readJson('golden.json');
@@ -48,11 +56,14 @@ test('model.json describes model.onnx (hash, size, version suffix)', () => {
   assert.match(meta.version, /^\d+\.\d+\.\d+\+[0-9a-f]{12}$/);
   assert.equal(meta.version.split('+')[1], sha.slice(0, 12));
   assert.equal(meta.inputs.name, 'readings');
-  assert.deepEqual(meta.inputs.columns.map((c: { field: string }) => c.field),
-    ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear', 'productType']);
-  assert.deepEqual(meta.outputs.probabilities.labels.map((l: { enum: string }) => l.enum),
-    ['NO_FAILURE', 'HEAT_DISSIPATION_FAILURE', 'POWER_FAILURE', 'OVERSTRAIN_FAILURE', 'TOOL_WEAR_FAILURE',
-      'RANDOM_FAILURES']);
+  assert.deepEqual(
+    meta.inputs.columns.map((c: { field: string }) => c.field),
+    ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear', 'productType'],
+  );
+  assert.deepEqual(
+    meta.outputs.probabilities.labels.map((l: { enum: string }) => l.enum),
+    ['NO_FAILURE', 'HEAT_DISSIPATION_FAILURE', 'POWER_FAILURE', 'OVERSTRAIN_FAILURE', 'TOOL_WEAR_FAILURE', 'RANDOM_FAILURES'],
+  );
   assert.ok(Number.isFinite(meta.anomaly.threshold) && meta.anomaly.threshold > 0);
 });
 
@@ -60,7 +71,10 @@ test('golden set covers every class and enough cases', () => {
   assert.ok(golden.cases.length >= 64, `only ${golden.cases.length} golden cases`);
   const argmaxes = new Set(golden.cases.map((c) => c.probabilities.indexOf(Math.max(...c.probabilities))));
   for (const enumName of meta.outputs.probabilities.labels.map((l: { enum: string }) => l.enum)) {
-    assert.ok(golden.cases.some((c) => c.name.includes(enumName)), `no golden case for ${enumName}`);
+    assert.ok(
+      golden.cases.some((c) => c.name.includes(enumName)),
+      `no golden case for ${enumName}`,
+    );
   }
   assert.ok(argmaxes.size >= 4, 'golden cases should predict several different classes');
 });
@@ -70,7 +84,10 @@ test('graph names, shapes and golden parity (one batch and row by row)', async (
   assert.deepEqual([...session.inputNames], ['readings']);
   assert.deepEqual([...session.outputNames].sort(), ['probabilities', 'reconstruction_error']);
 
-  const batch = await run(session, golden.cases.map((c) => c.input));
+  const batch = await run(
+    session,
+    golden.cases.map((c) => c.input),
+  );
   const n = golden.cases.length;
   assert.deepEqual([...batch.probabilitiesDims], [n, 6]);
   assert.deepEqual([...batch.errorDims], [n]);
@@ -90,9 +107,13 @@ test('graph names, shapes and golden parity (one batch and row by row)', async (
 test('model.json references: the median of each reading per product type over the whole dataset', () => {
   const lines = fs.readFileSync(path.resolve(process.cwd(), 'data/ai4i2020.csv'), 'utf8').trim().split('\n');
   const header = lines[0].split(',');
-  const fields: Array<[string, string]> = [['airTemperature', 'Air temperature [K]'],
-    ['processTemperature', 'Process temperature [K]'], ['rotationalSpeed', 'Rotational speed [rpm]'],
-    ['torque', 'Torque [Nm]'], ['toolWear', 'Tool wear [min]']];
+  const fields: Array<[string, string]> = [
+    ['airTemperature', 'Air temperature [K]'],
+    ['processTemperature', 'Process temperature [K]'],
+    ['rotationalSpeed', 'Rotational speed [rpm]'],
+    ['torque', 'Torque [Nm]'],
+    ['toolWear', 'Tool wear [min]'],
+  ];
   const rows = lines.slice(1).map((l) => l.split(','));
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -101,10 +122,16 @@ test('model.json references: the median of each reading per product type over th
   assert.deepEqual(Object.keys(meta.references).sort(), ['H', 'L', 'M']);
   for (const type of ['L', 'M', 'H']) {
     const ofType = rows.filter((f) => f[header.indexOf('Type')] === type);
-    assert.deepEqual(Object.keys(meta.references[type]), fields.map(([field]) => field));
+    assert.deepEqual(
+      Object.keys(meta.references[type]),
+      fields.map(([field]) => field),
+    );
     for (const [field, column] of fields) {
       const expected = median(ofType.map((f) => Number(f[header.indexOf(column)])));
-      assert.ok(Math.abs(meta.references[type][field] - expected) < 1e-9, `${type} ${field}: ${meta.references[type][field]} vs ${expected}`);
+      assert.ok(
+        Math.abs(meta.references[type][field] - expected) < 1e-9,
+        `${type} ${field}: ${meta.references[type][field]} vs ${expected}`,
+      );
     }
   }
 });

@@ -16,7 +16,11 @@ const BATCH = 'mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** A private copy of the model directory that a test may rewrite. */
-function modelCopy(): { dir: string; edit: (file: string, change: (text: string) => string) => void; json: (file: string, change: (j: any) => void) => void } {
+function modelCopy(): {
+  dir: string;
+  edit: (file: string, change: (text: string) => string) => void;
+  json: (file: string, change: (j: any) => void) => void;
+} {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'reload-model-'));
   cpSync(TEST_MODEL_DIR, dir, { recursive: true });
   const edit = (file: string, change: (text: string) => string) => {
@@ -131,7 +135,10 @@ describe('reloadModel: new models without downtime', () => {
     await until('every replaced session to be released', () => replaced.every((r) => r.closed), { everyMs: 10 });
     assert.equal(current.closed, false);
     const after = await scrape(s.origin);
-    assert.equal(metricValue(after, 'pm_model_reloads_total', { outcome: 'ok' }) - metricValue(before, 'pm_model_reloads_total', { outcome: 'ok' }), 5);
+    assert.equal(
+      metricValue(after, 'pm_model_reloads_total', { outcome: 'ok' }) - metricValue(before, 'pm_model_reloads_total', { outcome: 'ok' }),
+      5,
+    );
     assert.equal(metricValue(after, 'pm_model_info', { version: versions[5], device: 'cpu' }), 1);
     assert.equal(metricValue(after, 'pm_model_info'), 1, 'only the serving model is reported');
     assert.equal(metricValue(after, 'pm_inference_queue_rows'), 0);
@@ -140,7 +147,11 @@ describe('reloadModel: new models without downtime', () => {
   it('refuses a corrupt ONNX file, a model.json that does not match, and wrong golden outputs; the old model keeps serving', async () => {
     const serving = s.models.service().manifest.version;
     const before = await scrape(s.origin);
-    const good = { json: readFileSync(path.join(model.dir, 'model.json')), onnx: readFileSync(path.join(model.dir, 'model.onnx')), golden: readFileSync(path.join(model.dir, 'golden.json')) };
+    const good = {
+      json: readFileSync(path.join(model.dir, 'model.json')),
+      onnx: readFileSync(path.join(model.dir, 'model.onnx')),
+      golden: readFileSync(path.join(model.dir, 'golden.json')),
+    };
     const restore = () => {
       writeFileSync(path.join(model.dir, 'model.json'), good.json);
       writeFileSync(path.join(model.dir, 'model.onnx'), good.onnx);
@@ -148,7 +159,11 @@ describe('reloadModel: new models without downtime', () => {
     };
     const garbage = Buffer.from('this is not an ONNX graph'.repeat(100));
     const cases: Array<[string, () => void, RegExp]> = [
-      ['corrupt ONNX file (hash in model.json not updated)', () => writeFileSync(path.join(model.dir, 'model.onnx'), garbage), /does not match model\.json/],
+      [
+        'corrupt ONNX file (hash in model.json not updated)',
+        () => writeFileSync(path.join(model.dir, 'model.onnx'), garbage),
+        /does not match model\.json/,
+      ],
       [
         'corrupt ONNX file whose hash model.json does list',
         () => {
@@ -157,9 +172,17 @@ describe('reloadModel: new models without downtime', () => {
         },
         /cannot be loaded by onnxruntime/,
       ],
-      ['model.json naming an input the graph does not have', () => model.json('model.json', (j) => (j.inputs.name = 'sensor_rows')), /expects input sensor_rows/],
+      [
+        'model.json naming an input the graph does not have',
+        () => model.json('model.json', (j) => (j.inputs.name = 'sensor_rows')),
+        /expects input sensor_rows/,
+      ],
       ['model.json with columns in another order', () => model.json('model.json', (j) => j.inputs.columns.reverse()), /inputs\.columns/],
-      ['golden outputs the session does not reproduce', () => model.json('golden.json', (j) => (j.cases[0].probabilities = [0, 0, 0, 0, 0, 1])), /golden case/],
+      [
+        'golden outputs the session does not reproduce',
+        () => model.json('golden.json', (j) => (j.cases[0].probabilities = [0, 0, 0, 0, 0, 1])),
+        /golden case/,
+      ],
     ];
     for (const [name, breakIt, reason] of cases) {
       breakIt();
@@ -174,7 +197,11 @@ describe('reloadModel: new models without downtime', () => {
     const refusals = s.logs.lines.filter((l) => l.msg === 'model reload refused; the serving model is unchanged');
     assert.ok(refusals.length >= cases.length && refusals.every((l) => typeof l.reason === 'string' && l.reason.length > 0));
     const after = await scrape(s.origin);
-    assert.equal(metricValue(after, 'pm_model_reloads_total', { outcome: 'refused' }) - metricValue(before, 'pm_model_reloads_total', { outcome: 'refused' }), cases.length);
+    assert.equal(
+      metricValue(after, 'pm_model_reloads_total', { outcome: 'refused' }) -
+        metricValue(before, 'pm_model_reloads_total', { outcome: 'refused' }),
+      cases.length,
+    );
     assert.equal(metricValue(after, 'pm_model_info', { version: serving }), 1);
   });
 });

@@ -2,8 +2,8 @@
 // the store down and with what reason, a store that comes up after starting unreachable, commands
 // refused at once (never queued) while Redis is away, and ioredis printing nothing by itself.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { RedisRateLimitStore } from '../src/protection/redis-store';
 import { freePort, RedisProcess, redisSkipReason } from './helpers/redis';
@@ -14,7 +14,15 @@ const limits = { maxOps: 5, maxRows: 5, windowMs: 60_000 };
 
 function capture() {
   const lines: Array<Record<string, any>> = [];
-  const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))), cb()) });
+  const sink = new Writable({
+    write: (c, _e, cb) => (
+      String(c)
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => lines.push(JSON.parse(l))),
+      cb()
+    ),
+  });
   return { lines, logger: pino({ level: 'info' }, sink) };
 }
 
@@ -40,16 +48,23 @@ describe('RedisRateLimitStore transitions', { skip }, () => {
       await assert.rejects(store.reserve('a', { ops: 1, rows: 1 }, limits), /enableOfflineQueue/, 'refused at once, not queued');
       redis = await RedisProcess.start(port);
       await until('connected', () => lines.some((l) => l.msg !== 'rate limit store unavailable'), { timeoutMs: 20_000 });
-      assert.deepEqual(lines.map((l) => [l.msg, l.reconnected]), [
-        ['rate limit store unavailable', undefined],
-        ['rate limit store connected', false],
-      ]);
+      assert.deepEqual(
+        lines.map((l) => [l.msg, l.reconnected]),
+        [
+          ['rate limit store unavailable', undefined],
+          ['rate limit store connected', false],
+        ],
+      );
       assert.equal((await store.reserve('a', { ops: 1, rows: 1 }, limits)).allowed, true);
     } finally {
       await store.close();
       await redis?.stop();
     }
-    assert.deepEqual(printed.filter((p) => p.includes('ioredis')), [], 'ioredis printed errors itself');
+    assert.deepEqual(
+      printed.filter((p) => p.includes('ioredis')),
+      [],
+      'ioredis printed errors itself',
+    );
   });
 
   it('a lost connection is reported as closed, and commands are refused at once', async () => {
@@ -66,6 +81,9 @@ describe('RedisRateLimitStore transitions', { skip }, () => {
       await store.close();
       await redis.stop();
     }
-    assert.deepEqual(printed.filter((p) => p.includes('ioredis')), []);
+    assert.deepEqual(
+      printed.filter((p) => p.includes('ioredis')),
+      [],
+    );
   });
 });

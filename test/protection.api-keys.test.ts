@@ -74,10 +74,16 @@ describe('API keys (API_KEYS_FILE)', () => {
   });
 
   it('refuses to start on an unreadable file or a line that is not a hash (a raw key)', () => {
-    assert.throws(() => loadConfig({ API_KEYS_FILE: path.join(dir, 'missing') }), (e: unknown) => e instanceof ConfigError && e.variable === 'API_KEYS_FILE');
+    assert.throws(
+      () => loadConfig({ API_KEYS_FILE: path.join(dir, 'missing') }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'API_KEYS_FILE',
+    );
     const bad = path.join(dir, 'bad.txt');
     writeFileSync(bad, `${KEY_A}\n`);
-    assert.throws(() => loadConfig({ API_KEYS_FILE: bad }), (e: unknown) => e instanceof ConfigError && !e.message.includes(KEY_A));
+    assert.throws(
+      () => loadConfig({ API_KEYS_FILE: bad }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes(KEY_A),
+    );
   });
 
   it('without API_KEYS nor API_KEYS_FILE, GraphQL is open', async () => {

@@ -19,7 +19,13 @@ export function fragmentBomb(levels: number): string {
 describe('query limits (validation rules)', () => {
   let s: TestServer;
   before(async () => {
-    s = await startServer({ RATE_LIMIT_ENABLED: 'false', MAX_QUERY_DEPTH: '2', MAX_QUERY_COST: '200', MAX_ALIASES: '15', MAX_ROOT_FIELDS: '10' });
+    s = await startServer({
+      RATE_LIMIT_ENABLED: 'false',
+      MAX_QUERY_DEPTH: '2',
+      MAX_QUERY_COST: '200',
+      MAX_ALIASES: '15',
+      MAX_ROOT_FIELDS: '10',
+    });
   });
   after(() => s.close());
 
@@ -36,7 +42,9 @@ describe('query limits (validation rules)', () => {
   });
 
   it('counts depth through fragments and inline fragments', async () => {
-    const r = await s.gql('{ ...Q } fragment Q on Query { ... on Query { modelInfo { ...I } } } fragment I on ModelInfo { inputs { field } }');
+    const r = await s.gql(
+      '{ ...Q } fragment Q on Query { ... on Query { modelInfo { ...I } } } fragment I on ModelInfo { inputs { field } }',
+    );
     assert.equal(tooComplex(r)?.value, 3);
   });
 
@@ -55,7 +63,10 @@ describe('query limits (validation rules)', () => {
     const aliases = Array.from({ length: 16 }, (_, i) => `s${i}: status`).join(' ');
     const r = await s.gql(`{ health { ${aliases} } }`);
     assert.equal(r.status, 400);
-    assert.deepEqual({ ...tooComplex(r), stacktrace: undefined }, { code: 'QUERY_TOO_COMPLEX', rule: 'aliases', limit: 15, value: 16, stacktrace: undefined });
+    assert.deepEqual(
+      { ...tooComplex(r), stacktrace: undefined },
+      { code: 'QUERY_TOO_COMPLEX', rule: 'aliases', limit: 15, value: 16, stacktrace: undefined },
+    );
     const ok = Array.from({ length: 15 }, (_, i) => `s${i}: status`).join(' ');
     assert.equal((await s.gql(`{ health { ${ok} } }`)).status, 200);
   });
@@ -94,7 +105,11 @@ describe('query limits: defaults', () => {
   });
 
   it('a normal 1,000-row batch document is far below the limits', () => {
-    const [m] = measureDocument(parse('mutation($r: [SensorReadingInput!]!) { predictBatch(inputs: $r) { predictedFailureType label probability failureProbability probabilities { failureType label probability } reconstructionError anomalyThreshold isAnomaly device modelVersion } }'));
+    const [m] = measureDocument(
+      parse(
+        'mutation($r: [SensorReadingInput!]!) { predictBatch(inputs: $r) { predictedFailureType label probability failureProbability probabilities { failureType label probability } reconstructionError anomalyThreshold isAnomaly device modelVersion } }',
+      ),
+    );
     assert.ok(m.depth <= 3 && m.cost < 50);
   });
 });
@@ -138,12 +153,16 @@ describe('transport limits', () => {
     const r = await fetch(`${s.url}?query=${encodeURIComponent('{ health { status } }')}`);
     assert.equal(r.status, 400);
     assert.equal(code({ body: (await r.json()) as any }), 'BAD_REQUEST');
-    const ok = await fetch(`${s.url}?query=${encodeURIComponent('{ health { status } }')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    const ok = await fetch(`${s.url}?query=${encodeURIComponent('{ health { status } }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
     assert.equal(ok.status, 200);
   });
 
   it('refuses a mutation over GET (405)', async () => {
-    const q = encodeURIComponent('mutation { predict(input: {airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 1, productType: L}) { label } }');
+    const q = encodeURIComponent(
+      'mutation { predict(input: {airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 1, productType: L}) { label } }',
+    );
     const r = await fetch(`${s.url}?query=${q}`, { headers: { 'apollo-require-preflight': 'true' } });
     assert.equal(r.status, 405);
     assert.equal(code({ body: (await r.json()) as any }), 'BAD_REQUEST');
@@ -162,9 +181,15 @@ describe('transport limits', () => {
   });
 
   it('allows only listed CORS origins', async () => {
-    const good = await fetch(s.url, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } });
+    const good = await fetch(s.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+    });
     assert.equal(good.headers.get('access-control-allow-origin'), 'https://app.example.com');
-    const bad = await fetch(s.url, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const bad = await fetch(s.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(bad.headers.get('access-control-allow-origin'), null);
     const badPost = await post(JSON.stringify({ query: '{ health { status } }' }), { origin: 'https://evil.example' });
     assert.equal(badPost.headers.get('access-control-allow-origin'), null);
@@ -202,7 +227,10 @@ describe('production: introspection and masked errors', () => {
     const masked = format({ message: secret.message, extensions: { code: 'WHATEVER', stacktrace: ['at x'] } }, secret);
     assert.deepEqual(masked, { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
     assert.equal(logged[0], secret);
-    const kept = format({ message: 'slow down', extensions: { code: 'RATE_LIMITED', retryAfter: 3, stacktrace: ['at y'] } }, new GraphQLError('slow down'));
+    const kept = format(
+      { message: 'slow down', extensions: { code: 'RATE_LIMITED', retryAfter: 3, stacktrace: ['at y'] } },
+      new GraphQLError('slow down'),
+    );
     assert.deepEqual(kept.extensions, { code: 'RATE_LIMITED', retryAfter: 3 });
   });
 });

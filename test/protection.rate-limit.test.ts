@@ -5,7 +5,8 @@ import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
 const PREDICT = 'mutation($i: SensorReadingInput!) { predict(input: $i) { label } }';
 const BATCH = 'mutation($rows: [SensorReadingInput!]!) { predictBatch(inputs: $rows) { label } }';
-const RATE = '{ rateLimit { enabled store available identifiedBy limit used remaining rowsLimit rowsUsed rowsRemaining windowSeconds resetAt } }';
+const RATE =
+  '{ rateLimit { enabled store available identifiedBy limit used remaining rowsLimit rowsUsed rowsRemaining windowSeconds resetAt } }';
 const rows = (n: number) => Array.from({ length: n }, () => NORMAL_READING);
 
 describe('rate limit: in-memory store', () => {
@@ -40,8 +41,30 @@ describe('rate limit: in-memory store', () => {
       assert.equal(r.status, 200);
       const rl = r.body.data.rateLimit;
       assert.deepEqual(
-        { enabled: rl.enabled, store: rl.store, available: rl.available, identifiedBy: rl.identifiedBy, limit: rl.limit, used: rl.used, remaining: rl.remaining, rowsUsed: rl.rowsUsed, rowsRemaining: rl.rowsRemaining, windowSeconds: rl.windowSeconds },
-        { enabled: true, store: 'memory', available: true, identifiedBy: 'ip', limit: 10, used: 10, remaining: 0, rowsUsed: 10, rowsRemaining: 990, windowSeconds: 900 },
+        {
+          enabled: rl.enabled,
+          store: rl.store,
+          available: rl.available,
+          identifiedBy: rl.identifiedBy,
+          limit: rl.limit,
+          used: rl.used,
+          remaining: rl.remaining,
+          rowsUsed: rl.rowsUsed,
+          rowsRemaining: rl.rowsRemaining,
+          windowSeconds: rl.windowSeconds,
+        },
+        {
+          enabled: true,
+          store: 'memory',
+          available: true,
+          identifiedBy: 'ip',
+          limit: 10,
+          used: 10,
+          remaining: 0,
+          rowsUsed: 10,
+          rowsRemaining: 990,
+          windowSeconds: 900,
+        },
       );
       const reset = Date.parse(rl.resetAt);
       assert.ok(reset > Date.now() && reset <= Date.now() + 900_000);

@@ -23,9 +23,7 @@ describe('rate limit: Redis store', { skip }, () => {
     const b = await startServer(env);
     try {
       await until('both connected', () => [a, b].every((s) => s.logs.lines.some((l) => l.msg === 'rate limit store connected')));
-      const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).gql(PREDICT, { i: NORMAL_READING })),
-      );
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).gql(PREDICT, { i: NORMAL_READING })));
       assert.equal(results.filter((r) => r.body.data?.predict).length, 10);
       const limited = results.filter((r) => r.body.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
       assert.equal(limited.length, 190);
@@ -77,7 +75,12 @@ describe('rate limit: Redis store', { skip }, () => {
   });
 
   it('fail open: serves while Redis is down, logs it, and limits again when Redis returns', async () => {
-    const s = await startServer({ RATE_LIMIT_REDIS_URL: redis.url, RATE_LIMIT_MAX: '3', RATE_LIMIT_FAIL_MODE: 'open', RATE_LIMIT_REDIS_PREFIX: 'open:' });
+    const s = await startServer({
+      RATE_LIMIT_REDIS_URL: redis.url,
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_FAIL_MODE: 'open',
+      RATE_LIMIT_REDIS_PREFIX: 'open:',
+    });
     try {
       await until('connected', () => s.logs.lines.some((l) => l.msg === 'rate limit store connected'));
       for (let i = 0; i < 3; i++) assert.ok((await s.gql(PREDICT, { i: NORMAL_READING })).body.data.predict);
@@ -99,7 +102,11 @@ describe('rate limit: Redis store', { skip }, () => {
       await until('reconnected', () => s.logs.lines.some((l) => l.msg === 'rate limit store reconnected'));
       const after = [];
       for (let i = 0; i < 4; i++) after.push(await s.gql(PREDICT, { i: NORMAL_READING }));
-      assert.deepEqual(after.map((r) => r.status), [200, 200, 200, 429], 'the limit holds again');
+      assert.deepEqual(
+        after.map((r) => r.status),
+        [200, 200, 200, 429],
+        'the limit holds again',
+      );
       assert.equal((await s.gql(RATE)).body.data.rateLimit.used, 3);
     } finally {
       await s.close();
@@ -107,7 +114,12 @@ describe('rate limit: Redis store', { skip }, () => {
   });
 
   it('fail closed: refuses counted calls with RATE_LIMITED while Redis is down; free queries still work', async () => {
-    const s = await startServer({ RATE_LIMIT_REDIS_URL: redis.url, RATE_LIMIT_MAX: '3', RATE_LIMIT_FAIL_MODE: 'closed', RATE_LIMIT_REDIS_PREFIX: 'closed:' });
+    const s = await startServer({
+      RATE_LIMIT_REDIS_URL: redis.url,
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_FAIL_MODE: 'closed',
+      RATE_LIMIT_REDIS_PREFIX: 'closed:',
+    });
     try {
       await until('connected', () => s.logs.lines.some((l) => l.msg === 'rate limit store connected'));
       assert.ok((await s.gql(PREDICT, { i: NORMAL_READING })).body.data.predict);
@@ -144,7 +156,11 @@ describe('rate limit: Redis store', { skip }, () => {
       // The in-memory fallback starts its own window: 5 pass, the 6th is refused, in this process.
       const during = [];
       for (let i = 0; i < 6; i++) during.push(await s.gql(PREDICT, { i: NORMAL_READING }));
-      assert.deepEqual(during.map((r) => r.status), [200, 200, 200, 200, 200, 429], 'still limited while Redis is down');
+      assert.deepEqual(
+        during.map((r) => r.status),
+        [200, 200, 200, 200, 200, 429],
+        'still limited while Redis is down',
+      );
       assert.ok(s.logs.lines.some((l) => l.failMode === 'memory' && /in memory/.test(String(l.msg))));
       const rl = (await s.gql(RATE)).body.data.rateLimit;
       assert.deepEqual({ available: rl.available, used: rl.used }, { available: false, used: 5 });
@@ -153,7 +169,11 @@ describe('rate limit: Redis store', { skip }, () => {
       await until('reconnected', () => s.logs.lines.some((l) => l.msg === 'rate limit store reconnected'));
       const after = [];
       for (let i = 0; i < 6; i++) after.push(await s.gql(PREDICT, { i: NORMAL_READING }));
-      assert.deepEqual(after.map((r) => r.status), [200, 200, 200, 200, 200, 429], 'back on Redis');
+      assert.deepEqual(
+        after.map((r) => r.status),
+        [200, 200, 200, 200, 200, 429],
+        'back on Redis',
+      );
       assert.deepEqual(
         { store: (await s.gql(RATE)).body.data.rateLimit.store, available: (await s.gql(RATE)).body.data.rateLimit.available },
         { store: 'redis', available: true },
@@ -167,7 +187,11 @@ describe('rate limit: Redis store', { skip }, () => {
   });
 
   it('starts and serves when Redis is not there at all (fail open), and never logs the Redis URL', async () => {
-    const s = await startServer({ RATE_LIMIT_REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1', RATE_LIMIT_MAX: '1', RATE_LIMIT_FAIL_MODE: 'open' });
+    const s = await startServer({
+      RATE_LIMIT_REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1',
+      RATE_LIMIT_MAX: '1',
+      RATE_LIMIT_FAIL_MODE: 'open',
+    });
     try {
       await until('outage logged', () => s.logs.lines.some((l) => l.msg === 'rate limit store unavailable'));
       assert.ok((await s.gql(PREDICT, { i: NORMAL_READING })).body.data.predict);

@@ -1,10 +1,10 @@
 // The protection modules without a server: the memory store's windows, the limiter's decisions and
 // failure modes, the query measures and rules, the API key guard.
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { buildSchema, GraphQLError, parse, validate, type GraphQLResolveInfo } from 'graphql';
 import pino from 'pino';
-import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../src/config';
 import { apiKeyGuard } from '../src/protection/api-keys';
 import { checkQueryLimits, knownOperationTypes, measureDocument, overTokenLimit, QueryLimitGate } from '../src/protection/query-limits';
@@ -22,13 +22,29 @@ describe('MemoryRateLimitStore windows', () => {
     assert.equal(store.kind, 'memory');
     assert.deepEqual(store.reserve('a', { ops: 1, rows: 4 }, limits), { allowed: true, opsUsed: 1, rowsUsed: 4, resetAt: 1_100 });
     now = 600;
-    assert.deepEqual(store.reserve('a', { ops: 1, rows: 6 }, limits), { allowed: true, opsUsed: 2, rowsUsed: 10, resetAt: 1_100 }, 'rows exactly at the limit');
+    assert.deepEqual(
+      store.reserve('a', { ops: 1, rows: 6 }, limits),
+      { allowed: true, opsUsed: 2, rowsUsed: 10, resetAt: 1_100 },
+      'rows exactly at the limit',
+    );
     assert.deepEqual(store.reserve('a', { ops: 1, rows: 1 }, limits), {
-      allowed: false, exceeded: 'rows', opsUsed: 2, rowsUsed: 10, resetAt: 1_100,
+      allowed: false,
+      exceeded: 'rows',
+      opsUsed: 2,
+      rowsUsed: 10,
+      resetAt: 1_100,
     });
-    assert.deepEqual(store.reserve('a', { ops: 1, rows: 0 }, limits), { allowed: true, opsUsed: 3, rowsUsed: 10, resetAt: 1_100 }, 'ops exactly at the limit');
+    assert.deepEqual(
+      store.reserve('a', { ops: 1, rows: 0 }, limits),
+      { allowed: true, opsUsed: 3, rowsUsed: 10, resetAt: 1_100 },
+      'ops exactly at the limit',
+    );
     assert.deepEqual(store.reserve('a', { ops: 1, rows: 0 }, limits), {
-      allowed: false, exceeded: 'operations', opsUsed: 3, rowsUsed: 10, resetAt: 1_100,
+      allowed: false,
+      exceeded: 'operations',
+      opsUsed: 3,
+      rowsUsed: 10,
+      resetAt: 1_100,
     });
     assert.deepEqual(store.peek('a'), { opsUsed: 3, rowsUsed: 10, resetAt: 1_100 });
   });
@@ -36,10 +52,18 @@ describe('MemoryRateLimitStore windows', () => {
   it('a call that alone breaks a budget is refused on a fresh client without opening a window', () => {
     const store = new MemoryRateLimitStore(10, () => 50);
     assert.deepEqual(store.reserve('big', { ops: 1, rows: 11 }, limits), {
-      allowed: false, exceeded: 'rows', opsUsed: 0, rowsUsed: 0, resetAt: 1_050,
+      allowed: false,
+      exceeded: 'rows',
+      opsUsed: 0,
+      rowsUsed: 0,
+      resetAt: 1_050,
     });
     assert.deepEqual(store.reserve('many', { ops: 4, rows: 0 }, limits), {
-      allowed: false, exceeded: 'operations', opsUsed: 0, rowsUsed: 0, resetAt: 1_050,
+      allowed: false,
+      exceeded: 'operations',
+      opsUsed: 0,
+      rowsUsed: 0,
+      resetAt: 1_050,
     });
     assert.equal(store.size, 0);
     assert.deepEqual(store.peek('big'), { opsUsed: 0, rowsUsed: 0, resetAt: undefined });
@@ -132,7 +156,14 @@ class ScriptedStore implements RateLimitStore {
   }
 }
 
-const refused = (over: Partial<Decision>): Decision => ({ allowed: false, exceeded: 'operations', opsUsed: 5, rowsUsed: 1, resetAt: undefined, ...over });
+const refused = (over: Partial<Decision>): Decision => ({
+  allowed: false,
+  exceeded: 'operations',
+  opsUsed: 5,
+  rowsUsed: 1,
+  resetAt: undefined,
+  ...over,
+});
 
 describe('RateLimiter', () => {
   it('takes its limits from the configuration and picks the memory store without a Redis URL', async () => {
@@ -153,7 +184,11 @@ describe('RateLimiter', () => {
   });
 
   it('rounds the window to whole seconds', () => {
-    const limiter = new RateLimiter(testConfig({ RATE_LIMIT_WINDOW: '1500ms' }), pino({ level: 'silent' }), new ScriptedStore(() => refused({})));
+    const limiter = new RateLimiter(
+      testConfig({ RATE_LIMIT_WINDOW: '1500ms' }),
+      pino({ level: 'silent' }),
+      new ScriptedStore(() => refused({})),
+    );
     assert.equal(limiter.windowSeconds, 2);
   });
 
@@ -213,9 +248,13 @@ describe('RateLimiter', () => {
 
   it('fail closed: a store failure refuses the call with RATE_LIMITED / STORE_UNAVAILABLE', async () => {
     const { lines, logger } = captureLogger();
-    const limiter = new RateLimiter(testConfig({ RATE_LIMIT_FAIL_MODE: 'closed' }), logger, new ScriptedStore(() => {
-      throw new Error('timeout');
-    }));
+    const limiter = new RateLimiter(
+      testConfig({ RATE_LIMIT_FAIL_MODE: 'closed' }),
+      logger,
+      new ScriptedStore(() => {
+        throw new Error('timeout');
+      }),
+    );
     await assert.rejects(limiter.consume('ip:1', one), (err: GraphQLError) => {
       assert.equal(err.extensions.code, 'RATE_LIMITED');
       assert.equal(err.extensions.reason, 'STORE_UNAVAILABLE');
@@ -227,17 +266,30 @@ describe('RateLimiter', () => {
 
   it('status reports the store, limits and usage; an unreachable store reads as unavailable', async () => {
     const { lines, logger } = captureLogger();
-    const store = new ScriptedStore(() => refused({}), () => ({ opsUsed: 2, rowsUsed: 7, resetAt: 123 }));
+    const store = new ScriptedStore(
+      () => refused({}),
+      () => ({ opsUsed: 2, rowsUsed: 7, resetAt: 123 }),
+    );
     const limiter = new RateLimiter(testConfig(), logger, store);
     assert.deepEqual(await limiter.status('ip:1'), {
-      store: 'memory', limits: { maxOps: 5, maxRows: 50, windowMs: 90_000 }, available: true, opsUsed: 2, rowsUsed: 7, resetAt: 123,
+      store: 'memory',
+      limits: { maxOps: 5, maxRows: 50, windowMs: 90_000 },
+      available: true,
+      opsUsed: 2,
+      rowsUsed: 7,
+      resetAt: 123,
       requests: { limit: 600, windowSeconds: 60, opsUsed: 2, rowsUsed: 7, resetAt: 123 },
     });
     store.usage = () => {
       throw new Error('down');
     };
     assert.deepEqual(await limiter.status('ip:1'), {
-      store: 'memory', limits: { maxOps: 5, maxRows: 50, windowMs: 90_000 }, available: false, opsUsed: 0, rowsUsed: 0, resetAt: undefined,
+      store: 'memory',
+      limits: { maxOps: 5, maxRows: 50, windowMs: 90_000 },
+      available: false,
+      opsUsed: 0,
+      rowsUsed: 0,
+      resetAt: undefined,
       requests: { limit: 600, windowSeconds: 60, opsUsed: 0, rowsUsed: 0, resetAt: undefined },
     });
     assert.equal(lines.length, 1);
@@ -280,7 +332,6 @@ describe('costOf and the middleware', () => {
   });
 });
 
-
 describe('measureDocument', () => {
   const m = (doc: string) => measureDocument(parse(doc));
 
@@ -315,10 +366,13 @@ describe('measureDocument', () => {
   });
 
   it('measures every operation of a document separately', () => {
-    assert.deepEqual(m('query One { a } mutation Two { m x: m }').map((o) => [o.name, o.rootFields, o.aliases]), [
-      ['One', 1, 0],
-      ['Two', 2, 1],
-    ]);
+    assert.deepEqual(
+      m('query One { a } mutation Two { m x: m }').map((o) => [o.name, o.rootFields, o.aliases]),
+      [
+        ['One', 1, 0],
+        ['Two', 2, 1],
+      ],
+    );
   });
 });
 
@@ -381,7 +435,7 @@ describe('overTokenLimit', () => {
     assert.equal(overTokenLimit('{ a }', 3), false);
     assert.equal(overTokenLimit('{ a b }', 3), true);
     assert.equal(overTokenLimit('# one\n# two\n{ a }', 3), false);
-    assert.equal(overTokenLimit('{ "unterminated', 1), false, 'lexing errors are the parser\'s to report');
+    assert.equal(overTokenLimit('{ "unterminated', 1), false, "lexing errors are the parser's to report");
   });
 });
 
@@ -389,8 +443,14 @@ describe('knownOperationTypes', () => {
   it('refuses an operation type the schema has no root for, and nothing else', () => {
     const noMutation = buildSchema('type Query { a: Int }');
     const sub = validate(noMutation, parse('subscription S { a }'), [knownOperationTypes]);
-    assert.deepEqual(sub.map((e) => e.message), ['This server has no subscription operations']);
-    assert.deepEqual(validate(noMutation, parse('mutation { a }'), [knownOperationTypes]).map((e) => e.message), ['This server has no mutation operations']);
+    assert.deepEqual(
+      sub.map((e) => e.message),
+      ['This server has no subscription operations'],
+    );
+    assert.deepEqual(
+      validate(noMutation, parse('mutation { a }'), [knownOperationTypes]).map((e) => e.message),
+      ['This server has no mutation operations'],
+    );
     assert.deepEqual(validate(noMutation, parse('query { a }'), [knownOperationTypes]), []);
   });
 });
@@ -414,7 +474,9 @@ describe('apiKeyGuard', () => {
 
   it('refuses a request without a key, and one with an unlisted key, with 401 UNAUTHENTICATED', () => {
     assert.deepEqual(refusal(undefined), {
-      status: 401, code: 'UNAUTHENTICATED', message: 'An API key is required: send it as x-api-key or Authorization: Bearer',
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      message: 'An API key is required: send it as x-api-key or Authorization: Bearer',
     });
     assert.deepEqual(refusal('b'.repeat(64)), { status: 401, code: 'UNAUTHENTICATED', message: 'The API key is not valid' });
     assert.deepEqual(refusal(''), { status: 401, code: 'UNAUTHENTICATED', message: 'The API key is not valid' });

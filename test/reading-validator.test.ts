@@ -6,7 +6,30 @@ import { CompiledValidator } from '../src/schema/reading-validator';
 import { SensorReadingInput } from '../src/schema/sensor-reading.input';
 
 const FIELDS = ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear'] as const;
-const SPECIAL = [0, -0, 1e-300, -1e-300, 1, -1, 1000, 1000.0001, 999.999, 100000, 100000.5, 10000, 10000.01, 1e308, -1e308, NaN, Infinity, -Infinity, 300, 1500, 40, 200];
+const SPECIAL = [
+  0,
+  -0,
+  1e-300,
+  -1e-300,
+  1,
+  -1,
+  1000,
+  1000.0001,
+  999.999,
+  100000,
+  100000.5,
+  10000,
+  10000.01,
+  1e308,
+  -1e308,
+  NaN,
+  Infinity,
+  -Infinity,
+  300,
+  1500,
+  40,
+  200,
+];
 
 function reading(overrides: Partial<Record<keyof SensorReadingInput, unknown>> = {}): SensorReadingInput {
   return Object.assign(new SensorReadingInput(), {
@@ -43,7 +66,7 @@ describe('CompiledValidator', () => {
 
   it('agrees with class-validator on 5,000 random readings', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 5000; i++) {
       const r = reading(
         Object.fromEntries(FIELDS.map((f) => [f, rand() < 0.2 ? SPECIAL[Math.floor(rand() * SPECIAL.length)] : (rand() - 0.1) * 12000])),

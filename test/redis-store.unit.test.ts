@@ -1,8 +1,8 @@
 // RedisRateLimitStore against a real redis-server: the Lua script's fixed window, its limits and
 // refusals, peek, stray keys, and the connection-state log lines.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import pino from 'pino';
@@ -14,7 +14,15 @@ const skip = redisSkipReason();
 
 function capture() {
   const lines: Array<Record<string, any>> = [];
-  const sink = new Writable({ write: (c, _e, cb) => (String(c).split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))), cb()) });
+  const sink = new Writable({
+    write: (c, _e, cb) => (
+      String(c)
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => lines.push(JSON.parse(l))),
+      cb()
+    ),
+  });
   return { lines, logger: pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, sink) };
 }
 
@@ -43,7 +51,10 @@ describe('RedisRateLimitStore', { skip }, () => {
   it('logs the first connection once, without "reconnected"', () => {
     const connected = logs.lines.filter((l) => l.msg === 'rate limit store connected');
     assert.equal(connected.length, 1);
-    assert.deepEqual({ level: connected[0].level, store: connected[0].store, reconnected: connected[0].reconnected }, { level: 'info', store: 'redis', reconnected: false });
+    assert.deepEqual(
+      { level: connected[0].level, store: connected[0].store, reconnected: connected[0].reconnected },
+      { level: 'info', store: 'redis', reconnected: false },
+    );
     assert.equal(store.kind, 'redis');
   });
 
@@ -70,7 +81,10 @@ describe('RedisRateLimitStore', { skip }, () => {
     assert.deepEqual({ ...rows, resetAt: undefined }, { allowed: false, exceeded: 'rows', opsUsed: 1, rowsUsed: 5, resetAt: undefined });
     await store.reserve(id, { ops: 1, rows: 0 }, limits);
     const ops = await store.reserve(id, { ops: 1, rows: 1 }, limits);
-    assert.deepEqual({ ...ops, resetAt: undefined }, { allowed: false, exceeded: 'operations', opsUsed: 2, rowsUsed: 5, resetAt: undefined });
+    assert.deepEqual(
+      { ...ops, resetAt: undefined },
+      { allowed: false, exceeded: 'operations', opsUsed: 2, rowsUsed: 5, resetAt: undefined },
+    );
     assert.deepEqual(await admin.hgetall(`test:${id}`), { ops: '2', rows: '5' }, 'refusals spent nothing');
     assert.ok(ops.resetAt! > Date.now() + 55_000);
   });
@@ -170,7 +184,10 @@ describe('RedisRateLimitStore', { skip }, () => {
     const dead = new RedisRateLimitStore('redis://:pw-123@127.0.0.1:1', 'x:', logger);
     await until('failure logged', () => lines.length > 0);
     await sleep(400);
-    assert.deepEqual(lines.map((l) => l.msg), ['rate limit store unavailable']);
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['rate limit store unavailable'],
+    );
     assert.ok(!JSON.stringify(lines).includes('pw-123'));
     await dead.close();
 
@@ -179,6 +196,9 @@ describe('RedisRateLimitStore', { skip }, () => {
     await until('connected', () => own.lines.length > 0);
     await live.close();
     await sleep(200);
-    assert.deepEqual(own.lines.map((l) => l.msg), ['rate limit store connected']);
+    assert.deepEqual(
+      own.lines.map((l) => l.msg),
+      ['rate limit store connected'],
+    );
   });
 });

@@ -40,7 +40,10 @@ describe('CompiledValidator fast path: valid objects never reach class-validator
       for (const value of validValues) assert.deepEqual(validator.validate(make(value)), [], `${name}: ${String(value)}`);
       // The probe works: an object the compiled rules refuse goes to class-validator, which sees the added rule.
       const refused = validator.validate(make('not valid for any of them'));
-      assert.ok(refused.some((v) => v.constraint === 'equals'), JSON.stringify(refused));
+      assert.ok(
+        refused.some((v) => v.constraint === 'equals'),
+        JSON.stringify(refused),
+      );
     });
   }
 });

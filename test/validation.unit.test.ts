@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { IsEnum, IsInt, IsNumber, IsPositive, Max, Min, ValidateIf, validateSync } from 'class-validator';
 import { lexicographicSortSchema, printType, type GraphQLInputObjectType } from 'graphql';
-import { buildSchema as buildAppSchemaFor } from '../src/server';
 import { CompiledValidator } from '../src/schema/reading-validator';
 import { SensorReadingInput } from '../src/schema/sensor-reading.input';
+import { buildSchema as buildAppSchemaFor } from '../src/server';
 
 const VALID = { airTemperature: 300, processTemperature: 310, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'L' };
 const reading = (overrides: Record<string, unknown>) => Object.assign(new SensorReadingInput(), VALID, overrides);
@@ -55,10 +55,17 @@ describe('SensorReadingInput bounds, each field from both sides', () => {
       for (const bad of [NaN, Infinity, -Infinity]) {
         const v = validator.validate(reading({ [field]: bad }));
         const isNumber = v.find((x) => x.constraint === 'isNumber');
-        assert.deepEqual({ ...isNumber, message: undefined }, { field, value: String(bad), constraint: 'isNumber', bound: 'finite', message: undefined }, `${field}=${bad}`);
+        assert.deepEqual(
+          { ...isNumber, message: undefined },
+          { field, value: String(bad), constraint: 'isNumber', bound: 'finite', message: undefined },
+          `${field}=${bad}`,
+        );
       }
       const text = validator.validate(reading({ [field]: '300' }));
-      assert.ok(text.some((x) => x.constraint === 'isNumber' && x.value === '300'), `${field}="300" is not a number`);
+      assert.ok(
+        text.some((x) => x.constraint === 'isNumber' && x.value === '300'),
+        `${field}="300" is not a number`,
+      );
       const nothing = validator.validate(reading({ [field]: null }));
       assert.ok(nothing.length > 0 && nothing.every((x) => x.value === null), `${field}=null`);
     });
@@ -68,19 +75,24 @@ describe('SensorReadingInput bounds, each field from both sides', () => {
     for (const t of ['L', 'M', 'H']) assert.deepEqual(validator.validate(reading({ productType: t })), []);
     for (const t of ['X', 'l', '', 'LM', 0, null]) {
       const v = validator.validate(reading({ productType: t }));
-      assert.deepEqual(v.map(({ field, value, constraint, bound }) => ({ field, value, constraint, bound })), [
-        { field: 'productType', value: t, constraint: 'isEnum', bound: 'L|M|H' },
-      ], `productType=${String(t)}`);
+      assert.deepEqual(
+        v.map(({ field, value, constraint, bound }) => ({ field, value, constraint, bound })),
+        [{ field: 'productType', value: t, constraint: 'isEnum', bound: 'L|M|H' }],
+        `productType=${String(t)}`,
+      );
     }
   });
 
   it('reports every broken rule of a reading, in field order', () => {
     const v = validator.validate(reading({ airTemperature: 0, torque: 10_001, productType: 'Q' }), 0);
-    assert.deepEqual(v.map((x) => [x.row, x.field, x.constraint]), [
-      [0, 'airTemperature', 'isPositive'],
-      [0, 'torque', 'max'],
-      [0, 'productType', 'isEnum'],
-    ]);
+    assert.deepEqual(
+      v.map((x) => [x.row, x.field, x.constraint]),
+      [
+        [0, 'airTemperature', 'isPositive'],
+        [0, 'torque', 'max'],
+        [0, 'productType', 'isEnum'],
+      ],
+    );
   });
 
   it('the schema states the bounds the validator enforces (committed schema.graphql)', async () => {
@@ -135,15 +147,47 @@ class Undecorated {
 }
 
 const VALUES: unknown[] = [
-  0, -0, Number.MIN_VALUE, -Number.MIN_VALUE, 1, -1, 9.99, 10, 10.000001, 11, 2.5, 2.55, NaN, Infinity, -Infinity,
-  '5', '', null, undefined, true, 'r', 'g', 'Red', 'b', [1], {},
+  0,
+  -0,
+  Number.MIN_VALUE,
+  -Number.MIN_VALUE,
+  1,
+  -1,
+  9.99,
+  10,
+  10.000001,
+  11,
+  2.5,
+  2.55,
+  NaN,
+  Infinity,
+  -Infinity,
+  '5',
+  '',
+  null,
+  undefined,
+  true,
+  'r',
+  'g',
+  'Red',
+  'b',
+  [1],
+  {},
 ];
 
 describe('CompiledValidator agrees with class-validator for each compiled constraint', () => {
   for (const [cls, compiled] of [
-    [OnlyMin, true], [OnlyMax, true], [OnlyPositive, true], [PlainNumber, true], [NaNAllowed, true],
-    [InfinityAllowed, true], [OnlyEnum, true],
-    [WithDecimals, false], [WithInt, false], [WithEach, false], [WithCondition, false],
+    [OnlyMin, true],
+    [OnlyMax, true],
+    [OnlyPositive, true],
+    [PlainNumber, true],
+    [NaNAllowed, true],
+    [InfinityAllowed, true],
+    [OnlyEnum, true],
+    [WithDecimals, false],
+    [WithInt, false],
+    [WithEach, false],
+    [WithCondition, false],
   ] as const) {
     it(`${cls.name} (${compiled ? 'compiled' : 'left to class-validator'})`, () => {
       const validator = new CompiledValidator(cls as new () => object);

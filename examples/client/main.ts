@@ -13,7 +13,12 @@ const headers: Record<string, string> = process.env.API_KEY ? { 'x-api-key': pro
 
 async function main(): Promise<void> {
   const reading: SensorReadingInput = {
-    airTemperature: 300.1, processTemperature: 310.2, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: 'L',
+    airTemperature: 300.1,
+    processTemperature: 310.2,
+    rotationalSpeed: 1500,
+    torque: 40,
+    toolWear: 100,
+    productType: 'L',
   };
   const { predict } = await execute(url, PredictDocument, { input: reading }, { headers });
   console.log(predict.label, predict.probability, predict.isAnomaly ? 'anomalous reading' : 'reading within training range');

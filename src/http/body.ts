@@ -7,7 +7,6 @@ import { ErrorCode, HttpError } from '../errors';
 /** JSON media types /graphql accepts: application/json and structured `+json` types (graphql-response+json). */
 export const JSON_CONTENT_TYPES: ReadonlyArray<string | RegExp> = ['application/json', /^application\/[a-z0-9.-]+\+json$/];
 
-
 /**
  * Parses a JSON body strictly: invalid UTF-8 is refused (Fastify's default parser would replace it with
  * U+FFFD and answer a different question than was asked), malformed JSON is the client's fault (400).
@@ -53,9 +52,14 @@ export function decodeRequestBody(limit: number): preParsingHookHandler {
     const create = DECODERS[encoding];
     if (!create) {
       return done(
-        new HttpError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content-Encoding "${header}" is not supported; send gzip, deflate, br or none`, {
-          supported: ['gzip', 'deflate', 'br', 'identity'],
-        }),
+        new HttpError(
+          415,
+          ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+          `Content-Encoding "${header}" is not supported; send gzip, deflate, br or none`,
+          {
+            supported: ['gzip', 'deflate', 'br', 'identity'],
+          },
+        ),
       );
     }
     done(null, decode(payload, create(), limit, encoding));

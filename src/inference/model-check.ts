@@ -13,12 +13,17 @@ interface Golden {
  * within `absolute + relative * |expected|` of what training computed. The manifest and hash checks
  * prove the files belong together; this proves the session computes what the model was trained to.
  */
-export async function checkGolden(service: { runModel(input: Float32Array, count: number): Promise<ModelOutputs> }, file: string): Promise<void> {
+export async function checkGolden(
+  service: { runModel(input: Float32Array, count: number): Promise<ModelOutputs> },
+  file: string,
+): Promise<void> {
   let golden: Golden;
   try {
     golden = JSON.parse(await readFile(file, 'utf8')) as Golden;
   } catch (err) {
-    throw new ModelLoadError(`${file}: cannot read golden outputs (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new ModelLoadError(`${file}: cannot read golden outputs (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      cause: err,
+    });
   }
   const cases = golden.cases;
   const { absolute, relative } = golden.tolerance ?? {};
@@ -40,7 +45,9 @@ export async function checkGolden(service: { runModel(input: Float32Array, count
     }
     const err = out.reconstructionError[i];
     if (!within(err, c.reconstructionError)) {
-      throw new ModelLoadError(`golden case "${c.name}": reconstruction error is ${err}, expected ${c.reconstructionError} (outside tolerance)`);
+      throw new ModelLoadError(
+        `golden case "${c.name}": reconstruction error is ${err}, expected ${c.reconstructionError} (outside tolerance)`,
+      );
     }
   }
 }

@@ -5,14 +5,7 @@
  */
 
 /** Input columns, in the order the model reads them (`readings`: float32 [N, 6]). */
-export const INPUT_FIELDS = [
-  'airTemperature',
-  'processTemperature',
-  'rotationalSpeed',
-  'torque',
-  'toolWear',
-  'productType',
-] as const;
+export const INPUT_FIELDS = ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear', 'productType'] as const;
 
 export const INPUT_WIDTH = INPUT_FIELDS.length;
 

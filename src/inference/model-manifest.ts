@@ -44,7 +44,6 @@ export class ModelLoadError extends Error {
   }
 }
 
-
 function fail(file: string, message: string): never {
   throw new ModelLoadError(`${file}: ${message}`);
 }
@@ -60,7 +59,9 @@ export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: 
     manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ModelManifest;
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message;
-    throw new ModelLoadError(`${manifestPath}: cannot read model manifest (${reason}); run \`npm run train\` or set MODEL_DIR`, { cause: err });
+    throw new ModelLoadError(`${manifestPath}: cannot read model manifest (${reason}); run \`npm run train\` or set MODEL_DIR`, {
+      cause: err,
+    });
   }
   for (const key of ['name', 'version', 'createdAt'] as const) {
     if (typeof manifest[key] !== 'string') fail(manifestPath, `"${key}" must be a string`);
@@ -96,7 +97,10 @@ export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: 
   }
   const digest = createHash('sha256').update(onnx).digest('hex');
   if (digest !== manifest.onnx.sha256) {
-    fail(onnxPath, `SHA-256 ${digest} does not match model.json (${manifest.onnx.sha256}): the file is corrupt or belongs to another model`);
+    fail(
+      onnxPath,
+      `SHA-256 ${digest} does not match model.json (${manifest.onnx.sha256}): the file is corrupt or belongs to another model`,
+    );
   }
   return { manifest, onnx };
 }
@@ -115,7 +119,10 @@ function checkReferences(file: string, manifest: ModelManifest): void {
   }
   const references = manifest.references as unknown;
   if (typeof references !== 'object' || references === null) {
-    fail(file, `"references" is missing: it must give ${NUMERIC_FIELDS.join(', ')} for each product type ${Object.keys(PRODUCT_TYPE_CODE).join(', ')} (per-type training medians); retrain with \`npm run train\``);
+    fail(
+      file,
+      `"references" is missing: it must give ${NUMERIC_FIELDS.join(', ')} for each product type ${Object.keys(PRODUCT_TYPE_CODE).join(', ')} (per-type training medians); retrain with \`npm run train\``,
+    );
   }
   for (const type of Object.keys(PRODUCT_TYPE_CODE)) {
     const perType = (references as Record<string, unknown>)[type];
@@ -123,7 +130,10 @@ function checkReferences(file: string, manifest: ModelManifest): void {
       const value = (perType as Record<string, unknown> | undefined)?.[field];
       const column = manifest.inputs.columns.find((c) => c.field === field)!;
       if (typeof value !== 'number' || !(value >= column.min! && value <= column.max!)) {
-        fail(file, `"references.${type}.${field}" must be a number within its training range [${column.min}, ${column.max}], got ${JSON.stringify(value)}`);
+        fail(
+          file,
+          `"references.${type}.${field}" must be a number within its training range [${column.min}, ${column.max}], got ${JSON.stringify(value)}`,
+        );
       }
     }
   }

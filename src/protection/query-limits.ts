@@ -105,20 +105,36 @@ export function checkQueryLimits(document: DocumentNode, config: QueryLimits): G
   for (const op of measureDocument(document)) {
     const where = op.name === '(anonymous)' ? 'The operation' : `Operation ${op.name}`;
     if (op.depth > config.maxQueryDepth) {
-      return queryTooComplex('depth', config.maxQueryDepth, op.depth,
-        `${where} is nested ${op.depth} levels deep; the limit is ${config.maxQueryDepth} (MAX_QUERY_DEPTH)`);
+      return queryTooComplex(
+        'depth',
+        config.maxQueryDepth,
+        op.depth,
+        `${where} is nested ${op.depth} levels deep; the limit is ${config.maxQueryDepth} (MAX_QUERY_DEPTH)`,
+      );
     }
     if (op.cost > config.maxQueryCost) {
-      return queryTooComplex('cost', config.maxQueryCost, op.cost,
-        `${where} selects ${op.cost} fields once fragments are expanded; the limit is ${config.maxQueryCost} (MAX_QUERY_COST)`);
+      return queryTooComplex(
+        'cost',
+        config.maxQueryCost,
+        op.cost,
+        `${where} selects ${op.cost} fields once fragments are expanded; the limit is ${config.maxQueryCost} (MAX_QUERY_COST)`,
+      );
     }
     if (op.aliases > config.maxAliases) {
-      return queryTooComplex('aliases', config.maxAliases, op.aliases,
-        `${where} uses ${op.aliases} aliases; the limit is ${config.maxAliases} (MAX_ALIASES)`);
+      return queryTooComplex(
+        'aliases',
+        config.maxAliases,
+        op.aliases,
+        `${where} uses ${op.aliases} aliases; the limit is ${config.maxAliases} (MAX_ALIASES)`,
+      );
     }
     if (op.rootFields > config.maxRootFields) {
-      return queryTooComplex('rootFields', config.maxRootFields, op.rootFields,
-        `${where} selects ${op.rootFields} root fields; the limit is ${config.maxRootFields} (MAX_ROOT_FIELDS)`);
+      return queryTooComplex(
+        'rootFields',
+        config.maxRootFields,
+        op.rootFields,
+        `${where} selects ${op.rootFields} root fields; the limit is ${config.maxRootFields} (MAX_ROOT_FIELDS)`,
+      );
     }
   }
   return undefined;
@@ -159,10 +175,15 @@ export class QueryLimitGate {
     // Count tokens with the lexer alone first: a document over the limit is refused without building (and
     // then collecting) an AST for the part that fits, which is most of what refusing it would cost.
     if (overTokenLimit(query, limit)) {
-      return new HttpError(400, 'QUERY_TOO_COMPLEX', `The document has more than ${limit} tokens (MAX_QUERY_TOKENS); reading stopped there`, {
-        rule: 'tokens',
-        limit,
-      });
+      return new HttpError(
+        400,
+        'QUERY_TOO_COMPLEX',
+        `The document has more than ${limit} tokens (MAX_QUERY_TOKENS); reading stopped there`,
+        {
+          rule: 'tokens',
+          limit,
+        },
+      );
     }
     let document: DocumentNode;
     try {

@@ -128,7 +128,8 @@ export class RateLimiter {
         ? { budgets: new ClusterRateLimitStore('budgets'), requests: new ClusterRateLimitStore('requests') }
         : undefined;
     this.store =
-      store ?? (rl.redisUrl ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger) : (this.cluster?.budgets ?? this.memory.budgets));
+      store ??
+      (rl.redisUrl ? new RedisRateLimitStore(rl.redisUrl, rl.redisPrefix, logger) : (this.cluster?.budgets ?? this.memory.budgets));
   }
 
   /** Spends one request of `clientId`'s request budget or throws a 429 HttpError (before the body is read). */
@@ -137,7 +138,8 @@ export class RateLimiter {
     const decision = await this.reserve('requests', `req:${clientId}`, { ops: 1, rows: 0 }, limits);
     const windowSeconds = Math.round(limits.windowMs / 1000);
     const now = Date.now();
-    if (decision === undefined) return { budget: 'requests', limit: limits.maxOps, remaining: limits.maxOps, resetAt: now + limits.windowMs, windowSeconds };
+    if (decision === undefined)
+      return { budget: 'requests', limit: limits.maxOps, remaining: limits.maxOps, resetAt: now + limits.windowMs, windowSeconds };
     const resetAt = decision.resetAt ?? now + limits.windowMs;
     const state: BudgetState = {
       budget: 'requests',
@@ -175,8 +177,20 @@ export class RateLimiter {
     const resetAt = decision.resetAt ?? now + this.limits.windowMs;
     const windowSeconds = this.windowSeconds;
     const states: BudgetState[] = [
-      { budget: 'operations', limit: this.limits.maxOps, remaining: Math.max(0, this.limits.maxOps - decision.opsUsed), resetAt, windowSeconds },
-      { budget: 'rows', limit: this.limits.maxRows, remaining: Math.max(0, this.limits.maxRows - decision.rowsUsed), resetAt, windowSeconds },
+      {
+        budget: 'operations',
+        limit: this.limits.maxOps,
+        remaining: Math.max(0, this.limits.maxOps - decision.opsUsed),
+        resetAt,
+        windowSeconds,
+      },
+      {
+        budget: 'rows',
+        limit: this.limits.maxRows,
+        remaining: Math.max(0, this.limits.maxRows - decision.rowsUsed),
+        resetAt,
+        windowSeconds,
+      },
     ];
     if (decision.allowed) return states;
     const rows = decision.exceeded === 'rows';
@@ -257,7 +271,9 @@ export class RateLimiter {
     const mode = this.config.rateLimit.failMode;
     this.logger.warn(
       { store: this.store.kind, failMode: mode, reason: (err as Error)?.message },
-      mode === 'memory' ? 'rate limit store failed; limiting per process in memory until it is back' : `rate limit store failed; failing ${mode}`,
+      mode === 'memory'
+        ? 'rate limit store failed; limiting per process in memory until it is back'
+        : `rate limit store failed; failing ${mode}`,
     );
   }
 

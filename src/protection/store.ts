@@ -92,8 +92,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
     const opsUsed = entry?.ops ?? 0;
     const rowsUsed = entry?.rows ?? 0;
-    const exceeded =
-      opsUsed + cost.ops > limits.maxOps ? 'operations' : rowsUsed + cost.rows > limits.maxRows ? 'rows' : undefined;
+    const exceeded = opsUsed + cost.ops > limits.maxOps ? 'operations' : rowsUsed + cost.rows > limits.maxRows ? 'rows' : undefined;
     if (exceeded !== undefined) {
       return { allowed: false, exceeded, opsUsed, rowsUsed, resetAt: entry?.resetAt ?? now + limits.windowMs };
     }

@@ -23,7 +23,9 @@ export class ModelResolver {
     };
   }
 
-  @Query(() => ModelInfo, { description: 'The loaded model: version, inputs with units and training ranges, metrics, anomaly threshold, device and batching.' })
+  @Query(() => ModelInfo, {
+    description: 'The loaded model: version, inputs with units and training ranges, metrics, anomaly threshold, device and batching.',
+  })
   modelInfo(@Ctx() ctx: AppContext): ModelInfo {
     return describeModel(ctx, ctx.models.service());
   }

@@ -16,7 +16,8 @@ export class PredictionResolver {
   }
 
   @Mutation(() => [Prediction], {
-    description: 'Predicts many readings at once (1 to MAX_BATCH_ROWS rows, default 1,000); results are in input order. An invalid row rejects the whole batch.',
+    description:
+      'Predicts many readings at once (1 to MAX_BATCH_ROWS rows, default 1,000); results are in input order. An invalid row rejects the whole batch.',
   })
   predictBatch(
     @Arg('inputs', () => [SensorReadingInput], { description: 'The readings to score, in order.' }) inputs: SensorReadingInput[],

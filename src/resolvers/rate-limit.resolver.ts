@@ -17,12 +17,23 @@ export class RateLimitResolver {
     const requestsWindowSeconds = Math.round(config.requestLimit.windowMs / 1000);
     if (limiter === undefined) {
       return {
-        enabled: false, store: 'none', available: true, identifiedBy,
-        limit: rl.max, used: 0, remaining: rl.max,
-        rowsLimit: rl.rowsMax, rowsUsed: 0, rowsRemaining: rl.rowsMax,
-        windowSeconds, resetAt: null,
-        requestsLimit: config.requestLimit.max, requestsUsed: 0, requestsRemaining: config.requestLimit.max,
-        requestsWindowSeconds, requestsResetAt: null,
+        enabled: false,
+        store: 'none',
+        available: true,
+        identifiedBy,
+        limit: rl.max,
+        used: 0,
+        remaining: rl.max,
+        rowsLimit: rl.rowsMax,
+        rowsUsed: 0,
+        rowsRemaining: rl.rowsMax,
+        windowSeconds,
+        resetAt: null,
+        requestsLimit: config.requestLimit.max,
+        requestsUsed: 0,
+        requestsRemaining: config.requestLimit.max,
+        requestsWindowSeconds,
+        requestsResetAt: null,
       };
     }
     const s = await limiter.status(clientId);

@@ -7,13 +7,19 @@ import { Driver } from './driver.type';
   simpleResolvers: true,
 })
 export class Explanation {
-  @Field(() => Float, { description: 'Process temperature minus air temperature, in kelvin (K). Heat dissipation fails when it is small at low speed.' })
+  @Field(() => Float, {
+    description: 'Process temperature minus air temperature, in kelvin (K). Heat dissipation fails when it is small at low speed.',
+  })
   temperatureDifference!: number;
 
-  @Field(() => Float, { description: 'Mechanical power, torque times angular speed, in watts (W). Power failure when too low or too high.' })
+  @Field(() => Float, {
+    description: 'Mechanical power, torque times angular speed, in watts (W). Power failure when too low or too high.',
+  })
   power!: number;
 
-  @Field(() => Float, { description: 'Strain, tool wear times torque, in minute-newton-metres (min·Nm). Overstrain when too high for the product type.' })
+  @Field(() => Float, {
+    description: 'Strain, tool wear times torque, in minute-newton-metres (min·Nm). Overstrain when too high for the product type.',
+  })
   strain!: number;
 
   @Field(() => [Driver], { description: 'One driver per numeric reading (five), largest absolute effect first.' })

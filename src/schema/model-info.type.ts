@@ -39,7 +39,11 @@ export class FailureTypeInfo {
   @Field(() => MetricSummary, { nullable: true, description: 'F1 score on held-out rows; null when model.json has none.' })
   f1!: MetricSummary | null;
 
-  @Field(() => Float, { nullable: true, description: 'F1 of the shipped model on the near-boundary evaluation set (readings near the failure rules\' thresholds); null for classes that set does not hold or when model.json has none.' })
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "F1 of the shipped model on the near-boundary evaluation set (readings near the failure rules' thresholds); null for classes that set does not hold or when model.json has none.",
+  })
   nearBoundaryF1!: number | null;
 }
 
@@ -48,7 +52,10 @@ export class ModelMetrics {
   @Field(() => String, { description: 'How the metrics were measured (splits, seeds).' })
   protocol!: string;
 
-  @Field(() => String, { nullable: true, description: 'How the near-boundary F1 scores (failureTypes.nearBoundaryF1) were measured; null when model.json has none.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'How the near-boundary F1 scores (failureTypes.nearBoundaryF1) were measured; null when model.json has none.',
+  })
   nearBoundaryProtocol!: string | null;
 
   @Field(() => MetricSummary, { nullable: true, description: 'F1 of "any failure" versus "no failure".' })

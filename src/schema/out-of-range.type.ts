@@ -12,7 +12,9 @@ export class OutOfRangeReading {
   @Field(() => Float, { description: "The reading as sent, in its field's unit (K, rpm, Nm or min)." })
   value!: number;
 
-  @Field(() => Float, { description: 'Smallest value of this reading in the training data, same unit (model.json `inputs.columns[].min`).' })
+  @Field(() => Float, {
+    description: 'Smallest value of this reading in the training data, same unit (model.json `inputs.columns[].min`).',
+  })
   trainingMin!: number;
 
   @Field(() => Float, { description: 'Largest value of this reading in the training data, same unit (model.json `inputs.columns[].max`).' })

@@ -37,7 +37,8 @@ export class Prediction {
   anomalyThreshold!: number;
 
   @Field(() => Boolean, {
-    description: 'True when the reading lies outside the envelope the model was trained on (reconstructionError > anomalyThreshold): treat the failure probabilities with caution.',
+    description:
+      'True when the reading lies outside the envelope the model was trained on (reconstructionError > anomalyThreshold): treat the failure probabilities with caution.',
   })
   isAnomaly!: boolean;
 

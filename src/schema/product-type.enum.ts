@@ -15,4 +15,3 @@ registerEnumType(ProductType, {
     H: { description: 'High quality variant (10 %).' },
   },
 });
-

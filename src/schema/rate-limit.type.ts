@@ -11,10 +11,15 @@ export class RateLimit {
   @Field(() => Boolean, { description: 'False when the server runs without rate limits (RATE_LIMIT_ENABLED=false).' })
   enabled!: boolean;
 
-  @Field(() => String, { description: 'Where budgets are kept: "memory" (this process), "cluster" (the primary process, shared by its workers), "redis" (shared by every replica) or "none".' })
+  @Field(() => String, {
+    description:
+      'Where budgets are kept: "memory" (this process), "cluster" (the primary process, shared by its workers), "redis" (shared by every replica) or "none".',
+  })
   store!: string;
 
-  @Field(() => Boolean, { description: 'False while the shared store is unreachable; the figures below are then not known (shown as unspent).' })
+  @Field(() => Boolean, {
+    description: 'False while the shared store is unreachable; the figures below are then not known (shown as unspent).',
+  })
   available!: boolean;
 
   @Field(() => String, { description: 'What the caller is counted as: "apiKey" when an API key was sent, else "ip".' })
@@ -46,7 +51,8 @@ export class RateLimit {
 
   @Field(() => String, {
     nullable: true,
-    description: 'When the current window ends and both budgets refill, as an ISO-8601 UTC time; null when no window is open (nothing spent).',
+    description:
+      'When the current window ends and both budgets refill, as an ISO-8601 UTC time; null when no window is open (nothing spent).',
   })
   resetAt!: string | null;
 

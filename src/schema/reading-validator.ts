@@ -31,9 +31,7 @@ function compileRule(name: string | undefined, constraints: unknown[] | undefine
         constraint: name,
         bound: opts.allowInfinity ? undefined : 'finite',
         check: (v) =>
-          typeof v === 'number' &&
-          (opts.allowNaN || !Number.isNaN(v)) &&
-          (opts.allowInfinity || (v !== Infinity && v !== -Infinity)),
+          typeof v === 'number' && (opts.allowNaN || !Number.isNaN(v)) && (opts.allowInfinity || (v !== Infinity && v !== -Infinity)),
       };
     }
     case 'isEnum': {

@@ -19,7 +19,9 @@ const ORDER = [
 ] as const;
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const [header, ...lines] = readFileSync(path.join(root, 'data', 'ai4i2020.csv'), 'utf8').trim().split('\n');
+const [header, ...lines] = readFileSync(path.join(root, 'data', 'ai4i2020.csv'), 'utf8')
+  .trim()
+  .split('\n');
 const cols = header.split(',');
 const at = (name: string) => cols.indexOf(name);
 const picked = new Map<string, unknown[]>();

@@ -35,7 +35,12 @@ export const CASES: Case[] = [
     // graphql-js reports the missing field and the unknown one as two errors; both have the shape.
     violations: [
       { field: 'torque', value: null, constraint: 'isDefined', message: 'torque is required (Float!) but was not provided' },
-      { field: 'torqe', value: 40, constraint: 'whitelistValidation', message: 'torqe is not a field of SensorReadingInput; did you mean "torque"?' },
+      {
+        field: 'torqe',
+        value: 40,
+        constraint: 'whitelistValidation',
+        message: 'torqe is not a field of SensorReadingInput; did you mean "torque"?',
+      },
     ],
   },
   {
@@ -52,7 +57,9 @@ export const CASES: Case[] = [
     query: PREDICT,
     variables: { input: reading({ toolWear: undefined }) },
     status: 400,
-    violations: [{ field: 'toolWear', value: null, constraint: 'isDefined', message: 'toolWear is required (Float!) but was not provided' }],
+    violations: [
+      { field: 'toolWear', value: null, constraint: 'isDefined', message: 'toolWear is required (Float!) but was not provided' },
+    ],
   },
   {
     id: 'null-for-non-null',
@@ -68,7 +75,14 @@ export const CASES: Case[] = [
     query: PREDICT,
     variables: { input: reading({ productType: 'X' }) },
     status: 400,
-    violations: [{ field: 'productType', value: 'X', constraint: 'isEnum', message: 'productType must be a ProductType value, got "X"; did you mean "H", "L", or "M"?' }],
+    violations: [
+      {
+        field: 'productType',
+        value: 'X',
+        constraint: 'isEnum',
+        message: 'productType must be a ProductType value, got "X"; did you mean "H", "L", or "M"?',
+      },
+    ],
   },
   {
     id: 'reading-not-an-object',
@@ -84,7 +98,9 @@ export const CASES: Case[] = [
     query: PREDICT,
     variables: {},
     status: 400,
-    violations: [{ field: 'input', value: null, constraint: 'isDefined', message: '$input is required (SensorReadingInput!) but was not provided' }],
+    violations: [
+      { field: 'input', value: null, constraint: 'isDefined', message: '$input is required (SensorReadingInput!) but was not provided' },
+    ],
   },
   {
     id: 'batch-row-wrong-type',
@@ -92,7 +108,15 @@ export const CASES: Case[] = [
     query: BATCH,
     variables: { inputs: [NORMAL_READING, NORMAL_READING, NORMAL_READING, reading({ rotationalSpeed: '1500rpm' })] },
     status: 400,
-    violations: [{ row: 3, field: 'rotationalSpeed', value: '1500rpm', constraint: 'isNumber', message: 'rotationalSpeed must be a Float, got "1500rpm"' }],
+    violations: [
+      {
+        row: 3,
+        field: 'rotationalSpeed',
+        value: '1500rpm',
+        constraint: 'isNumber',
+        message: 'rotationalSpeed must be a Float, got "1500rpm"',
+      },
+    ],
   },
   {
     id: 'empty-batch',
@@ -100,7 +124,9 @@ export const CASES: Case[] = [
     query: BATCH,
     variables: { inputs: [] },
     status: 200,
-    violations: [{ field: 'inputs', value: 0, constraint: 'arrayMinSize', bound: 1, message: 'inputs must hold 1 to 1000 readings, got 0' }],
+    violations: [
+      { field: 'inputs', value: 0, constraint: 'arrayMinSize', bound: 1, message: 'inputs must hold 1 to 1000 readings, got 0' },
+    ],
   },
   {
     id: 'oversized-batch',
@@ -108,7 +134,9 @@ export const CASES: Case[] = [
     query: BATCH,
     variables: { inputs: Array.from({ length: 1001 }, () => NORMAL_READING) },
     status: 200,
-    violations: [{ field: 'inputs', value: 1001, constraint: 'arrayMaxSize', bound: 1000, message: 'inputs must hold 1 to 1000 readings, got 1001' }],
+    violations: [
+      { field: 'inputs', value: 1001, constraint: 'arrayMaxSize', bound: 1000, message: 'inputs must hold 1 to 1000 readings, got 1001' },
+    ],
   },
   {
     id: 'physical-bounds',
@@ -118,8 +146,14 @@ export const CASES: Case[] = [
     status: 200,
     violations: [
       { row: 1, field: 'torque', value: -5, constraint: 'min', bound: 0, message: 'torque must not be less than 0' },
-      { row: 2, field: 'airTemperature', value: 0, constraint: 'isPositive', bound: 0, message: 'airTemperature must be a positive number' },
+      {
+        row: 2,
+        field: 'airTemperature',
+        value: 0,
+        constraint: 'isPositive',
+        bound: 0,
+        message: 'airTemperature must be a positive number',
+      },
     ],
   },
 ];
-

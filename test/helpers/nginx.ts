@@ -10,7 +10,8 @@ const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 /** For `describe(..., { skip })`: CI must run the proxy tests (nginx is installed by .ci/run); locally they may skip. */
 export function nginxSkipReason(): string | false {
   if (spawnSync(NGINX, ['-v']).status === 0) return false;
-  if (process.env.CI === 'true') throw new Error(`${NGINX} is missing, but CI=true: the proxy tests must run in CI (apt-get install nginx)`);
+  if (process.env.CI === 'true')
+    throw new Error(`${NGINX} is missing, but CI=true: the proxy tests must run in CI (apt-get install nginx)`);
   return `${NGINX} not found (apt-get install nginx to run the proxy tests)`;
 }
 
@@ -58,19 +59,25 @@ http {
 }
 `,
     );
-    const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const proxy = new NginxProxy(child, dir, port);
-    await until(`nginx listening (${stderr})`, async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      try {
-        await fetch(`${proxy.origin}/healthz`);
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 10_000, everyMs: 50 });
+    await until(
+      `nginx listening (${stderr})`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+        try {
+          await fetch(`${proxy.origin}/healthz`);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 10_000, everyMs: 50 },
+    );
     return proxy;
   }
 

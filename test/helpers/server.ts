@@ -66,7 +66,12 @@ export async function startServer(env: Record<string, string> = {}, opts: { load
   // Load shedding on event-loop lag is off unless a test turns it on: on a busy CI machine the test process
   // itself lags, and tests that count exact outcomes must not see a stray 503 (test/edge.test.ts covers it).
   const config = loadConfig({
-    NODE_ENV: 'test', MODEL_DIR: TEST_MODEL_DIR, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MAX_EVENT_LOOP_DELAY_MS: '0',
+    NODE_ENV: 'test',
+    MODEL_DIR: TEST_MODEL_DIR,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env,
   });
   const logs = new LogCapture(config.logLevel);

@@ -21,7 +21,14 @@ for (const [name, { mutants }] of Object.entries(report.files)) {
   const score = detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected);
   const ok = score >= threshold;
   failed ||= !ok;
-  rows.push({ module: name, score: score.toFixed(2), killed: detected, survived: undetected, equivalent: ignored, ok: ok ? 'ok' : `BELOW ${threshold}` });
+  rows.push({
+    module: name,
+    score: score.toFixed(2),
+    killed: detected,
+    survived: undetected,
+    equivalent: ignored,
+    ok: ok ? 'ok' : `BELOW ${threshold}`,
+  });
 }
 console.table(rows);
 if (failed) {

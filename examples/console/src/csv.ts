@@ -25,15 +25,13 @@ export function parseCsv(text: string): string[][] {
       if (c === '"' && src[i + 1] === '"') {
         field += '"';
         i++;
-      }
-      else if (c === '"') quoted = false;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"') quoted = true;
     else if (c === ',') {
       row.push(field);
       field = '';
-    }
-    else if (c === '\n' || c === '\r') {
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && src[i + 1] === '\n') i++;
       row.push(field);
       rows.push(row);
@@ -61,7 +59,13 @@ export function readingsFromCsv(text: string): SensorReadingInput[] {
   }
   if (missing.length > 0) {
     const found = header.map((h) => JSON.stringify(h.trim())).join(', ');
-    const expected = FIELDS.map((f) => `${f} (or ${COLUMNS[f].slice(1).map((c) => JSON.stringify(c)).join(' / ')})`).join(', ');
+    const expected = FIELDS.map(
+      (f) =>
+        `${f} (or ${COLUMNS[f]
+          .slice(1)
+          .map((c) => JSON.stringify(c))
+          .join(' / ')})`,
+    ).join(', ');
     throw new Error(`The CSV header lacks ${missing.join(', ')}. Found: ${found}. Expected: ${expected}; names are case-insensitive.`);
   }
   if (rows.length === 0) throw new Error('The CSV file has a header but no readings.');

@@ -22,9 +22,36 @@ export interface FieldSpec {
 }
 
 export const FIELD_SPECS: FieldSpec[] = [
-  { field: 'airTemperature', enumName: 'AIR_TEMPERATURE', label: 'Air temperature', unit: 'K', min: 0, minExclusive: true, max: 1_000, kelvin: true },
-  { field: 'processTemperature', enumName: 'PROCESS_TEMPERATURE', label: 'Process temperature', unit: 'K', min: 0, minExclusive: true, max: 1_000, kelvin: true },
-  { field: 'rotationalSpeed', enumName: 'ROTATIONAL_SPEED', label: 'Rotational speed', unit: 'rpm', min: 0, minExclusive: false, max: 100_000, kelvin: false },
+  {
+    field: 'airTemperature',
+    enumName: 'AIR_TEMPERATURE',
+    label: 'Air temperature',
+    unit: 'K',
+    min: 0,
+    minExclusive: true,
+    max: 1_000,
+    kelvin: true,
+  },
+  {
+    field: 'processTemperature',
+    enumName: 'PROCESS_TEMPERATURE',
+    label: 'Process temperature',
+    unit: 'K',
+    min: 0,
+    minExclusive: true,
+    max: 1_000,
+    kelvin: true,
+  },
+  {
+    field: 'rotationalSpeed',
+    enumName: 'ROTATIONAL_SPEED',
+    label: 'Rotational speed',
+    unit: 'rpm',
+    min: 0,
+    minExclusive: false,
+    max: 100_000,
+    kelvin: false,
+  },
   { field: 'torque', enumName: 'TORQUE', label: 'Torque', unit: 'Nm', min: 0, minExclusive: false, max: 10_000, kelvin: false },
   { field: 'toolWear', enumName: 'TOOL_WEAR', label: 'Tool wear', unit: 'min', min: 0, minExclusive: false, max: 100_000, kelvin: false },
 ];
@@ -47,10 +74,19 @@ export function checkReading(raw: Record<NumericField, string>): FieldProblem[] 
     const text = raw[s.field].trim();
     const value = Number(text);
     if (text === '') problems.push({ field: s.field, value: text, constraint: 'isDefined', message: `${s.field} is required` });
-    else if (!Number.isFinite(value)) problems.push({ field: s.field, value: text, constraint: 'isNumber', message: `${s.field} must be a number` });
-    else if (s.minExclusive && value <= s.min) problems.push({ field: s.field, value: text, constraint: 'isPositive', message: `${s.field} must be above ${s.min} ${s.unit}` });
-    else if (!s.minExclusive && value < s.min) problems.push({ field: s.field, value: text, constraint: 'min', message: `${s.field} must be at least ${s.min} ${s.unit}` });
-    else if (value > s.max) problems.push({ field: s.field, value: text, constraint: 'max', message: `${s.field} must be at most ${s.max.toLocaleString('en')} ${s.unit}` });
+    else if (!Number.isFinite(value))
+      problems.push({ field: s.field, value: text, constraint: 'isNumber', message: `${s.field} must be a number` });
+    else if (s.minExclusive && value <= s.min)
+      problems.push({ field: s.field, value: text, constraint: 'isPositive', message: `${s.field} must be above ${s.min} ${s.unit}` });
+    else if (!s.minExclusive && value < s.min)
+      problems.push({ field: s.field, value: text, constraint: 'min', message: `${s.field} must be at least ${s.min} ${s.unit}` });
+    else if (value > s.max)
+      problems.push({
+        field: s.field,
+        value: text,
+        constraint: 'max',
+        message: `${s.field} must be at most ${s.max.toLocaleString('en')} ${s.unit}`,
+      });
   }
   return problems;
 }

@@ -27,7 +27,11 @@ const EXAMPLES = examplesFile.examples as Example[];
 type Violation = NonNullable<NonNullable<GraphQLErrorPayload['extensions']>['violations']>[number];
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: Array<Node | string>
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   el.append(...children);
@@ -53,13 +57,21 @@ function showError(err: unknown): void {
   box.replaceChildren();
   if (err instanceof GraphQLRequestError) {
     for (const e of err.errors) {
-      const item = h('div', { class: 'error-item' }, h('strong', { class: 'code' }, e.extensions?.code ?? `HTTP ${err.status}`), ' ', e.message);
+      const item = h(
+        'div',
+        { class: 'error-item' },
+        h('strong', { class: 'code' }, e.extensions?.code ?? `HTTP ${err.status}`),
+        ' ',
+        e.message,
+      );
       const violations = e.extensions?.violations ?? [];
       if (violations.length > 0) item.append(h('ul', { class: 'violations' }, ...violations.map((v) => h('li', {}, violationText(v)))));
       box.append(item);
     }
   } else {
-    box.append(h('div', { class: 'error-item' }, h('strong', { class: 'code' }, 'CLIENT'), ' ', err instanceof Error ? err.message : String(err)));
+    box.append(
+      h('div', { class: 'error-item' }, h('strong', { class: 'code' }, 'CLIENT'), ' ', err instanceof Error ? err.message : String(err)),
+    );
   }
   box.hidden = false;
 }
@@ -72,7 +84,11 @@ function showProblems(problems: FieldProblem[]): void {
       { class: 'error-item' },
       h('strong', { class: 'code' }, 'NOT SENT'),
       ` ${plural(problems.length, 'field')} to fix before the reading can be scored:`,
-      h('ul', { class: 'violations' }, ...problems.map((p) => h('li', {}, `${p.field} = ${JSON.stringify(p.value)} — ${p.constraint}: ${p.message}`))),
+      h(
+        'ul',
+        { class: 'violations' },
+        ...problems.map((p) => h('li', {}, `${p.field} = ${JSON.stringify(p.value)} — ${p.constraint}: ${p.message}`)),
+      ),
     ),
   );
   $('error').hidden = false;
@@ -159,11 +175,21 @@ async function loadModel(): Promise<void> {
       'tbody',
       {},
       ...m.inputs.map((i) =>
-        h('tr', {}, h('td', {}, i.field), h('td', {}, i.column), h('td', {}, i.unit), h('td', {}, i.trainingMin === null ? '—' : `${i.trainingMin} … ${i.trainingMax}`)),
+        h(
+          'tr',
+          {},
+          h('td', {}, i.field),
+          h('td', {}, i.column),
+          h('td', {}, i.unit),
+          h('td', {}, i.trainingMin === null ? '—' : `${i.trainingMin} … ${i.trainingMax}`),
+        ),
       ),
     ),
   );
-  $('model').replaceChildren(h('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)])), h('div', { class: 'table-scroll' }, inputs));
+  $('model').replaceChildren(
+    h('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)])),
+    h('div', { class: 'table-scroll' }, inputs),
+  );
 }
 
 // ---- single prediction ---------------------------------------------------------------------------
@@ -213,7 +239,8 @@ function renderVerdict(p: PredictionFieldsFragment): HTMLElement {
       h('span', { id: 'predicted-label' }, p.label),
       h('small', {}, `${pct(p.probability)} · P(any failure) ${pct(p.failureProbability)}`),
     );
-    if (p.outOfRange.length > 0) verdict.append(h('p', { class: 'caution' }, 'Outside the training range, though not enough to flag an anomaly:'), outOfRangeList(p));
+    if (p.outOfRange.length > 0)
+      verdict.append(h('p', { class: 'caution' }, 'Outside the training range, though not enough to flag an anomaly:'), outOfRangeList(p));
     return verdict;
   }
   const why =
@@ -224,7 +251,11 @@ function renderVerdict(p: PredictionFieldsFragment): HTMLElement {
     'div',
     { class: 'verdict unreliable', id: 'verdict', 'data-reliable': 'false' },
     h('span', { id: 'predicted-label' }, 'Unreliable prediction'),
-    h('small', {}, `The model's answer (${said}) cannot be trusted for this reading: it is ${multiple(p.reconstructionError / p.anomalyThreshold)} the anomaly threshold.`),
+    h(
+      'small',
+      {},
+      `The model's answer (${said}) cannot be trusted for this reading: it is ${multiple(p.reconstructionError / p.anomalyThreshold)} the anomaly threshold.`,
+    ),
     h('p', { class: 'why' }, why),
     ...(p.outOfRange.length > 0 ? [outOfRangeList(p)] : []),
   );
@@ -254,12 +285,21 @@ function renderGauge(p: PredictionFieldsFragment): HTMLElement {
     h('strong', {}, p.isAnomaly ? 'Anomaly: outside the training envelope' : 'Within the training envelope'),
     h(
       'div',
-      { class: 'gauge', id: 'gauge', 'data-ratio': String(ratio), title: 'Reconstruction error over the threshold, log scale; the mark is the threshold' },
+      {
+        class: 'gauge',
+        id: 'gauge',
+        'data-ratio': String(ratio),
+        title: 'Reconstruction error over the threshold, log scale; the mark is the threshold',
+      },
       fill,
       mark,
       ...ticks,
     ),
-    h('span', { id: 'gauge-label' }, `${multiple(ratio)} the threshold — reconstruction error ${num(p.reconstructionError)} vs threshold ${num(p.anomalyThreshold)}`),
+    h(
+      'span',
+      { id: 'gauge-label' },
+      `${multiple(ratio)} the threshold — reconstruction error ${num(p.reconstructionError)} vs threshold ${num(p.anomalyThreshold)}`,
+    ),
   );
 }
 
@@ -289,10 +329,22 @@ function renderDrivers(x: ExplanationFieldsFragment): HTMLElement {
     'div',
     { class: 'drivers', id: 'drivers' },
     h('h3', {}, 'Why: drivers'),
-    h('p', { class: 'hint' }, 'Change in P(any failure) if each reading were at its typical value for this product type; right of zero pushes towards failure.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'Change in P(any failure) if each reading were at its typical value for this product type; right of zero pushes towards failure.',
+    ),
     h('div', { role: 'list', 'aria-label': 'Effect of each reading on the failure probability' }, ...rows),
-    h('dl', { class: 'quantities', id: 'quantities' }, ...quantities.flatMap(([key, k, v]) => [h('dt', {}, k), h('dd', { 'data-quantity': key }, v)])),
-    h('p', { class: 'note' }, 'Explanations cost 6 readings of the rate-limit row budget per reading (the reading and its five one-field variants); batch scoring does not ask for them.'),
+    h(
+      'dl',
+      { class: 'quantities', id: 'quantities' },
+      ...quantities.flatMap(([key, k, v]) => [h('dt', {}, k), h('dd', { 'data-quantity': key }, v)]),
+    ),
+    h(
+      'p',
+      { class: 'note' },
+      'Explanations cost 6 readings of the rate-limit row budget per reading (the reading and its five one-field variants); batch scoring does not ask for them.',
+    ),
   );
 }
 
@@ -371,16 +423,18 @@ function renderRejected(readings: SensorReadingInput[], err: unknown): void {
     h(
       'tbody',
       {},
-      ...[...bad.keys()].sort((a, b) => a - b).map((row) =>
-        h(
-          'tr',
-          { class: 'rejected', 'data-row': String(row) },
-          ...readingCells(readings[row], row).map((text, c) => {
-            const message = bad.get(row)!.get(fields[c]);
-            return h('td', message ? { class: 'invalid', 'data-field': fields[c], title: message } : {}, text);
-          }),
+      ...[...bad.keys()]
+        .sort((a, b) => a - b)
+        .map((row) =>
+          h(
+            'tr',
+            { class: 'rejected', 'data-row': String(row) },
+            ...readingCells(readings[row], row).map((text, c) => {
+              const message = bad.get(row)!.get(fields[c]);
+              return h('td', message ? { class: 'invalid', 'data-field': fields[c], title: message } : {}, text);
+            }),
+          ),
         ),
-      ),
     ),
   );
   table.hidden = false;
@@ -439,7 +493,13 @@ async function runCsv(file: File): Promise<void> {
         return h(
           'tr',
           { class: cls },
-          ...[String(i + 1), verdict, pct(p.probability), p.isAnomaly ? `yes, ${multiple(ratio)}` : 'no', ...readingCells(readings[i], i).slice(1)].map((v) => h('td', {}, v)),
+          ...[
+            String(i + 1),
+            verdict,
+            pct(p.probability),
+            p.isAnomaly ? `yes, ${multiple(ratio)}` : 'no',
+            ...readingCells(readings[i], i).slice(1),
+          ].map((v) => h('td', {}, v)),
         );
       }),
     ),
@@ -464,7 +524,11 @@ function init(): void {
     input.dataset.minExclusive = String(s.minExclusive);
     input.dataset.max = String(s.max);
   }
-  EXAMPLES.forEach((e, i) => select.append(h('option', { value: String(i) }, `${e.failureType.toLowerCase().replace(/_/g, ' ')} — UDI ${e.udi} (${e.reading.productType})`)));
+  EXAMPLES.forEach((e, i) =>
+    select.append(
+      h('option', { value: String(i) }, `${e.failureType.toLowerCase().replace(/_/g, ' ')} — UDI ${e.udi} (${e.reading.productType})`),
+    ),
+  );
   select.addEventListener('change', () => {
     const e = EXAMPLES[Number(select.value)];
     if (!select.value || !e) return;
