@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 groups="${MUTATION_GROUP:-inference,validation,limits,redis,config}"
+npx tsc -p tsconfig.json
 status=0
 for group in ${groups//,/ }; do
   echo "== mutation group: $group"
