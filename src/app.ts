@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import net from 'node:net';
 import { constants as zlibConstants } from 'node:zlib';
@@ -15,7 +15,6 @@ import {
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import fastifyCompress from '@fastify/compress';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
@@ -28,6 +27,7 @@ import { identify } from './http/client-identity';
 import { registerConsole } from './http/console';
 import { errorPayload, errorReply, toHttpError } from './http/errors';
 import { landingPagePlugin } from './http/landing-page';
+import { helmetHeaders } from './http/security-headers';
 import { rateLimitHeaders } from './http/rate-limit-headers';
 import { tracePlugin, traceFromBody } from './http/trace';
 import type { ModelHost } from './inference/model-host';
@@ -204,9 +204,6 @@ export class App {
     const { config, models, logger, protection } = this.options;
 
     fastify.decorateRequest('edge', null);
-    fastify.addHook('onRequest', async (request, reply) => {
-      reply.header('x-request-id', request.id);
-    });
     fastify.setErrorHandler((err, request, reply) => {
       const httpError = toHttpError(err, config.bodyLimitBytes);
       if (httpError.status >= 500) logger.error({ err, requestId: request.id }, 'unhandled request error');
@@ -220,7 +217,13 @@ export class App {
       errorReply(reply, new HttpError(404, ErrorCode.NOT_FOUND, `Not found: ${request.url.split('?')[0]}`)),
     );
 
-    await fastify.register(fastifyHelmet, { contentSecurityPolicy: API_CSP });
+    const apiHeaders = helmetHeaders({ contentSecurityPolicy: API_CSP });
+    // Synchronous hooks: an async one costs a promise per request.
+    fastify.addHook('onRequest', (request, reply, done) => {
+      reply.headers(apiHeaders);
+      reply.header('x-request-id', request.id);
+      done();
+    });
     await fastify.register(fastifyUnderPressure, {
       maxEventLoopDelay: config.maxEventLoopDelayMs,
       // The delay is the mean over one sample; a short sample lets one long stall show instead of averaging away.
@@ -277,16 +280,14 @@ export class App {
     }
     if (this.options.consoleDir !== undefined) await registerConsole(fastify, this.options.consoleDir);
 
+    const landingHeaders = helmetHeaders(LANDING_PAGE_HELMET);
     const corsOrigins = new Set(config.corsOrigins);
     const allowAll = corsOrigins.has('*');
     const handler = fastifyApolloHandler<AppContext>(apollo, {
       context: async (request, reply) => {
         const edge = request.edge!;
         // Fires when the client goes away before its response is written: its queued rows are dropped.
-        const abandoned = new AbortController();
-        reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) abandoned.abort();
-        });
+        const abandoned = new ClientGone(reply.raw);
         return {
           config,
           models,
@@ -297,7 +298,7 @@ export class App {
           limiter: protection.limiter,
           budgets: edge.budgets,
           trace: edge.trace,
-          signal: abandoned.signal,
+          signal: abandoned,
         };
       },
     });
@@ -334,32 +335,33 @@ export class App {
         if (protection.limiter) request.edge.budgets.push(await protection.limiter.consumeRequest(identity.clientId));
       });
       graphql.addHook('preParsing', decodeRequestBody(config.bodyLimitBytes));
-      graphql.addHook('preHandler', async (request) => {
+      graphql.addHook('preHandler', (request, _reply, done) => {
         const body = request.body as { query?: unknown } | undefined;
         const query = body?.query ?? (request.query as { query?: unknown } | undefined)?.query;
-        if (typeof query !== 'string') return;
-        const refused = protection.checkDocument(query);
-        if (refused) throw refused;
+        done(typeof query === 'string' ? protection.checkDocument(query) : undefined);
       });
-      graphql.addHook('onSend', async (request, reply, payload) => {
+      graphql.addHook('onSend', (request, reply, payload, done) => {
         const edge = request.edge;
-        if (edge === null) return payload;
+        if (edge === null) return done(null, payload);
         const headers = rateLimitHeaders(edge.budgets);
         if (headers) for (const [name, value] of headers) reply.header(name, value);
         // Requests Apollo answered without running its pipeline (malformed requests, limits checked before
         // validation) have no trace yet: take it from the formatted response, which is small in that case.
         if (!edge.trace.written && typeof payload === 'string') traceFromBody(edge.trace, payload);
         if (landing(request, config) && reply.getHeader('content-type')?.toString().startsWith('text/html')) {
-          reply.helmet(LANDING_PAGE_HELMET);
+          reply.headers(landingHeaders);
         }
-        return payload;
+        done(null, payload);
       });
 
       // Apollo answers other methods itself (405 with Allow), as before.
       graphql.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'], url: '/graphql', handler });
     });
 
-    fastify.addHook('onResponse', async (request, reply) => this.logRequest(request, reply));
+    fastify.addHook('onResponse', (request, reply, done) => {
+      this.logRequest(request, reply);
+      done();
+    });
   }
 
   private traceError(edge: EdgeState, code: string): void {
@@ -450,6 +452,33 @@ export class App {
 function trustFunction(trust: Config['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
   if (typeof trust === 'number') return (_address, hop) => hop < trust;
   return trust;
+}
+
+/**
+ * A Cancellation (src/inference/batcher.ts) that fires when the response closes before it finished: the
+ * client went away. One listener on the response, none of AbortController's EventTarget machinery.
+ */
+class ClientGone {
+  aborted = false;
+  private listeners: Array<() => void> = [];
+
+  constructor(res: ServerResponse) {
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.aborted = true;
+      const listeners = this.listeners;
+      this.listeners = [];
+      for (const listener of listeners) listener();
+    });
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    this.listeners = this.listeners.filter((l) => l !== listener);
+  }
 }
 
 function landing(request: FastifyRequest, config: Config): boolean {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config';
+import type { Cancellation } from './inference/batcher';
 import type { ModelHost } from './inference/model-host';
 import type { BudgetState, RateLimiter } from './protection/rate-limiter';
 
@@ -18,7 +19,7 @@ export interface AppContext {
   /** Rate-limit budgets this request touched, for the RateLimit response headers (the edge reads them). */
   budgets: BudgetState[];
   /** Aborts when the client disconnects before its response: its rows leave the inference queue. */
-  signal?: AbortSignal;
+  signal?: Cancellation;
   /** Written once when the response is ready; read by the access log. */
   trace: RequestTrace;
 }

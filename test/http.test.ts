@@ -190,7 +190,12 @@ describe('HTTP server in production mode', () => {
 
   it('serves no landing page in production', async () => {
     const res = await fetch(s.url, { headers: { accept: 'text/html' } });
-    assert.doesNotMatch(await res.text(), /embeddable-sandbox/);
+    // A browser's GET without a query is a bad GraphQL request here, answered as JSON, not a page (nor a 500).
+    assert.equal(res.status, 400);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await res.json()) as { errors: Array<{ extensions: { code: string } }> };
+    assert.equal(body.errors[0].extensions.code, 'BAD_REQUEST');
+    assert.equal((await fetch(`${s.origin}/`, { redirect: 'manual' })).status, 404, 'no redirect to a landing page either');
   });
 
   it('sends no stack traces with client errors and keeps introspection off', async () => {
@@ -223,8 +228,12 @@ describe('model lifecycle over HTTP', () => {
     const inFlight = s.gql(PREDICT, { input: NORMAL_READING });
     await hold.firstRun;
     const stopped = s.close();
-    // Let the stop begin (listener closed, readiness off) while the request is still running.
-    setTimeout(hold.release, 300);
+    // The stop has begun while the request is still running: draining, not ready, listener closed.
+    assert.equal(s.models.state.status, 'draining');
+    await until('the listener closed', () => !s.app.httpServer.listening);
+    const probe = await fetch(`${s.origin}/readyz`).catch((err: Error) => err);
+    assert.ok(probe instanceof Error, 'no new connection is accepted while draining');
+    hold.release();
     const res = await inFlight;
     assert.equal(res.status, 200);
     assert.equal(res.body.errors, undefined);

@@ -50,6 +50,16 @@ export interface BatcherStats {
   dropped: Record<DropReason, number>;
 }
 
+/**
+ * What the batcher needs of an AbortSignal (an AbortSignal is one). The edge hands a lighter object that
+ * only fires when a client goes away: a real AbortController per request cost ~2.7 % of a `predict`'s CPU.
+ */
+export interface Cancellation {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** One load/loadAll call: its rows share a deadline, an abort signal and one promise. */
 interface Call<Out> {
   results: Out[];
@@ -62,7 +72,7 @@ interface Call<Out> {
   resolve: (out: Out[]) => void;
   reject: (err: unknown) => void;
   timer?: NodeJS.Timeout;
-  signal?: AbortSignal;
+  signal?: Cancellation;
   onAbort?: () => void;
 }
 
@@ -107,12 +117,12 @@ export class RowBatcher<In, Out> {
   }
 
   /** Infers one row. Rejects with SERVER_BUSY at once when the queue is full. */
-  load(row: In, signal?: AbortSignal): Promise<Out> {
+  load(row: In, signal?: Cancellation): Promise<Out> {
     return this.loadAll([row], signal).then((out) => out[0]);
   }
 
   /** Infers all rows, or none: the whole call is admitted or refused, and it rejects if any row's run failed. */
-  loadAll(rows: readonly In[], signal?: AbortSignal): Promise<Out[]> {
+  loadAll(rows: readonly In[], signal?: Cancellation): Promise<Out[]> {
     if (signal?.aborted) return Promise.reject(clientDisconnected());
     if (this.queued + rows.length > this.maxQueueRows) return Promise.reject(serverBusy(this.queued, this.maxQueueRows));
     this.queued += rows.length;

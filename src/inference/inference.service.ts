@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
-import { RowBatcher, type BatcherHooks, type BatcherStats } from './batcher';
+import { RowBatcher, type BatcherHooks, type BatcherStats, type Cancellation } from './batcher';
 import {
   explanationOf,
   readingsOutOfRange,
@@ -108,12 +108,12 @@ export class InferenceService {
   }
 
   /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
-  predict(reading: Reading, signal?: AbortSignal): Promise<PredictionResult> {
+  predict(reading: Reading, signal?: Cancellation): Promise<PredictionResult> {
     return this.batcher.load(reading, signal);
   }
 
   /** Scores every reading in one model version, or fails whole. */
-  predictMany(readings: readonly Reading[], signal?: AbortSignal): Promise<PredictionResult[]> {
+  predictMany(readings: readonly Reading[], signal?: Cancellation): Promise<PredictionResult[]> {
     return this.batcher.loadAll(readings, signal);
   }
 
