@@ -110,7 +110,10 @@ describe('local fleet (3 replicas, Redis, nginx on deploy/nginx.conf): a replica
   let fleet: Fleet;
   before(async () => {
     // Limits stay on (every call still reserves in Redis), high enough not to refuse the load.
-    fleet = await startFleet({ replicas: 3, env: { RATE_LIMIT_MAX: '1000000', RATE_LIMIT_ROWS_MAX: '100000000', REQUEST_LIMIT_MAX: '1000000' } });
+    fleet = await startFleet({
+      replicas: 3,
+      env: { RATE_LIMIT_MAX: '1000000', RATE_LIMIT_ROWS_MAX: '100000000', REQUEST_LIMIT_MAX: '1000000' },
+    });
   });
   after(async () => {
     agent.destroy();
