@@ -2,13 +2,16 @@
  * Edge scenarios of the benchmark (bench/run.ts calls them on an API started with production defaults):
  *
  * - under attack: two clients with distinct identities send the largest documents the body limit allows
- *   back to back while a third calls `predict` on one connection; the third's p99 is compared with its
+ *   back to back (each on a worker thread) while a third calls `predict` on one connection; the third's p99 is compared with its
  *   own p99 unloaded, measured just before on the same process, and the attackers' refusal times reported;
  * - compression: a 1,000-row `predictBatch` answer with and without Accept-Encoding (bytes and rows/s).
  */
 import http from 'node:http';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { post, predictBatchBody, predictBody } from './common';
+import type { AttackerData, AttackerReport } from './edge-attacker';
 
 const percentile = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -22,6 +25,25 @@ export function attackDocument(bodyLimit: number): string {
   const field = 'health { status } ';
   const query = `{ ${field.repeat(Math.floor((bodyLimit - 40) / field.length))}}`;
   return JSON.stringify({ query });
+}
+
+/** An attacker on a worker thread (bench/edge-attacker.ts); `stop` ends its loop and returns what it saw. */
+function startAttacker(data: AttackerData): { stop: () => Promise<AttackerReport> } {
+  const worker = new Worker(path.join(__dirname, 'edge-attacker.js'), { workerData: data });
+  const report = new Promise<AttackerReport>((resolve, reject) => {
+    worker.once('message', (m: AttackerReport | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
+    worker.once('error', reject);
+  });
+  return {
+    stop: async () => {
+      worker.postMessage('stop');
+      try {
+        return await report;
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
 }
 
 export interface AttackResult {
@@ -49,22 +71,12 @@ export async function underAttack(port: number, bodyLimit: number, seconds: numb
   await victim(port, 1); // warm-up
   const unloaded = await victim(port, seconds);
   const doc = attackDocument(bodyLimit);
-  let stop = false;
-  const times: number[] = [];
-  const byStatus: Record<string, number> = {};
-  const attacker = async (id: string) => {
-    while (!stop) {
-      const t = process.hrtime.bigint();
-      const r = await post(port, '/graphql', doc, { 'x-api-key': id });
-      times.push(Number(process.hrtime.bigint() - t) / 1e6);
-      const key = `${r.status} ${r.body?.errors?.[0]?.extensions?.code ?? ''}`.trim();
-      byStatus[key] = (byStatus[key] ?? 0) + 1;
-    }
-  };
-  const attackers = [attacker('attacker-1'), attacker('attacker-2')];
+  const attackers = ['attacker-1', 'attacker-2'].map((apiKey) => startAttacker({ port, document: doc, apiKey }));
   const attacked = await victim(port, seconds);
-  stop = true;
-  await Promise.all(attackers);
+  const reports = await Promise.all(attackers.map((a) => a.stop()));
+  const times = reports.flatMap((r) => r.times);
+  const byStatus: Record<string, number> = {};
+  for (const r of reports) for (const [k, n] of Object.entries(r.byStatus)) byStatus[k] = (byStatus[k] ?? 0) + n;
   const u = { p50: r3(percentile(unloaded, 50)), p99: r3(percentile(unloaded, 99)), requests: unloaded.length };
   const a = { p50: r3(percentile(attacked, 50)), p99: r3(percentile(attacked, 99)), requests: attacked.length };
   const result: AttackResult = {

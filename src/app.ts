@@ -23,6 +23,7 @@ import type { Config } from './config';
 import type { AppContext, RequestTrace } from './context';
 import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from './errors';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
+import { BulkLane, LARGE_BODY_BYTES } from './http/bulk-lane';
 import { identify } from './http/client-identity';
 import { registerConsole } from './http/console';
 import { errorPayload, errorReply, toHttpError } from './http/errors';
@@ -101,6 +102,8 @@ export class App {
   private stopping: Promise<void> | undefined;
   private phase: Phase = 'serving';
   private readonly sockets = new Set<Socket>();
+  /** Large bodies' parse and check steps, after small requests (src/http/bulk-lane.ts). */
+  private readonly bulk = new BulkLane();
 
   private constructor(
     private readonly options: AppOptions,
@@ -311,7 +314,7 @@ export class App {
         maxAge: 600,
       });
       graphql.removeAllContentTypeParsers();
-      for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser);
+      for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser(this.bulk));
 
       graphql.addHook('onRequest', async (request, reply) => {
         if (this.phase !== 'serving') {
@@ -329,6 +332,7 @@ export class App {
             );
           }
         }
+        if (isSmall(request.method, request.headers)) this.bulk.trackSmall(reply.raw);
         const identity = identify(request.headers, request.ip);
         request.edge = { ...identity, budgets: [], trace: { errorCodes: [], written: false } };
         protection.guard?.(identity);
@@ -338,7 +342,13 @@ export class App {
       graphql.addHook('preHandler', (request, _reply, done) => {
         const body = request.body as { query?: unknown } | undefined;
         const query = body?.query ?? (request.query as { query?: unknown } | undefined)?.query;
-        done(typeof query === 'string' ? protection.checkDocument(query) : undefined);
+        if (typeof query !== 'string') return done();
+        if (query.length >= LARGE_BODY_BYTES)
+          this.bulk.run(
+            () => done(protection.checkDocument(query)),
+            (err) => done(err as Error),
+          );
+        else done(protection.checkDocument(query));
       });
       graphql.addHook('onSend', (request, reply, payload, done) => {
         const edge = request.edge;
@@ -483,4 +493,15 @@ class ClientGone {
 
 function landing(request: FastifyRequest, config: Config): boolean {
   return request.method === 'GET' && config.landingPage && (request.headers.accept ?? '').includes('text/html');
+}
+
+/**
+ * A request the bulk lane lets go first: no body, or a plain body under LARGE_BODY_BYTES by its
+ * Content-Length (a compressed body may inflate past it, a chunked one has no announced size).
+ */
+function isSmall(method: string, headers: FastifyRequest['headers']): boolean {
+  if (method === 'GET' || method === 'OPTIONS' || method === 'HEAD') return true;
+  const length = headers['content-length'];
+  const encoding = headers['content-encoding'];
+  return length !== undefined && Number(length) < LARGE_BODY_BYTES && (encoding === undefined || encoding === 'identity');
 }

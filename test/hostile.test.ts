@@ -171,6 +171,29 @@ const cases: Case[] = [
     code: 'BAD_REQUEST',
     send: raw([rawPost(Buffer.concat([Buffer.from('{"query":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]))]),
   },
+  // Bodies of 64 KiB and more are decoded and parsed in the bulk lane (src/http/bulk-lane.ts): same answers.
+  {
+    name: 'invalid UTF-8 at the end of a 200 KB body',
+    status: 400,
+    code: 'BAD_REQUEST',
+    send: raw([
+      rawPost(
+        Buffer.concat([Buffer.from(`{"query":"{ health { status } } #${'x'.repeat(200_000)}`), Buffer.from([0xff]), Buffer.from('"}')]),
+      ),
+    ]),
+  },
+  {
+    name: 'malformed JSON at the end of a 200 KB body',
+    status: 400,
+    code: 'BAD_REQUEST',
+    send: post(`{"query":"{ health { status } } #${'x'.repeat(200_000)}",}`),
+  },
+  {
+    name: 'a 200 KB document over MAX_QUERY_TOKENS',
+    status: 400,
+    code: 'QUERY_TOO_COMPLEX',
+    send: gql(`{ ${'health { status } '.repeat(11_000)}}`),
+  },
   {
     name: 'oversized body announced by Content-Length (10 MB)',
     status: 413,

@@ -3,31 +3,56 @@ import { PassThrough, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type { FastifyRequest, preParsingHookHandler } from 'fastify';
 import { ErrorCode, HttpError } from '../errors';
+import { LARGE_BODY_BYTES, type BulkLane } from './bulk-lane';
 
 /** JSON media types /graphql accepts: application/json and structured `+json` types (graphql-response+json). */
 export const JSON_CONTENT_TYPES: ReadonlyArray<string | RegExp> = ['application/json', /^application\/[a-z0-9.-]+\+json$/];
 
+type ParserDone = (err: Error | null, body?: unknown) => void;
+
 /**
- * Parses a JSON body strictly: invalid UTF-8 is refused (Fastify's default parser would replace it with
- * U+FFFD and answer a different question than was asked), malformed JSON is the client's fault (400).
+ * The JSON body parser. Parses strictly: invalid UTF-8 is refused (Fastify's default parser would replace
+ * it with U+FFFD and answer a different question than was asked), malformed JSON is the client's fault
+ * (400). A body of LARGE_BODY_BYTES or more is decoded and parsed as two steps of the bulk lane.
  */
-export function jsonBodyParser(_request: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void): void {
+export function jsonBodyParser(lane: BulkLane): (request: FastifyRequest, body: Buffer, done: ParserDone) => void {
+  return (_request, body, done) => {
+    if (body.length < LARGE_BODY_BYTES) {
+      const text = decodeUtf8(body, done);
+      if (text !== undefined) parseJson(text, done);
+      return;
+    }
+    const fail = (err: unknown) => done(err as Error);
+    lane.run(() => {
+      const text = decodeUtf8(body, done);
+      if (text !== undefined) lane.run(() => parseJson(text, done), fail);
+    }, fail);
+  };
+}
+
+function decodeUtf8(body: Buffer, done: ParserDone): string | undefined {
   // isUtf8 (simdutf) then toString: a fatal TextDecoder costs several times more per megabyte, and a
   // megabyte is what a hostile client sends.
-  if (typeof body !== 'string' && !isUtf8(body)) {
+  if (!isUtf8(body)) {
     done(new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is not valid UTF-8'));
-    return;
+    return undefined;
   }
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text.length === 0) {
+  if (body.length === 0) {
     done(new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is empty; send a JSON object with a "query"'));
-    return;
+    return undefined;
   }
+  return body.toString('utf8');
+}
+
+function parseJson(text: string, done: ParserDone): void {
+  let parsed: unknown;
   try {
-    done(null, JSON.parse(text));
+    parsed = JSON.parse(text);
   } catch (err) {
     done(new HttpError(400, ErrorCode.BAD_REQUEST, `Request body is not valid JSON: ${(err as Error).message}`));
+    return;
   }
+  done(null, parsed);
 }
 
 const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {

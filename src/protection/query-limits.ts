@@ -162,11 +162,24 @@ export function overTokenLimit(query: string, limit: number): boolean {
 
 export class QueryLimitGate {
   private readonly passed = new Set<string>();
+  private passedChars = 0;
 
+  /**
+   * @param remember most documents remembered as passed
+   * @param rememberChars most characters they hold together: the set keeps whole documents, and a client
+   *   sending distinct megabyte documents that pass (a long comment is free of tokens) must not grow the
+   *   heap by a megabyte each. A document over a quarter of this is checked every time instead.
+   */
   constructor(
     private readonly config: QueryLimits & Pick<Config, 'maxQueryTokens'>,
     private readonly remember = 1_000,
+    private readonly rememberChars = 4 * 1024 * 1024,
   ) {}
+
+  /** What the set of passed documents holds now. */
+  get remembered(): { documents: number; chars: number } {
+    return { documents: this.passed.size, chars: this.passedChars };
+  }
 
   /** QUERY_TOO_COMPLEX (400) for a document over a limit; undefined otherwise. */
   check(query: string): HttpError | undefined {
@@ -197,9 +210,19 @@ export class QueryLimitGate {
       delete extensions.http;
       return new HttpError(400, code as ErrorCode, error.message, extensions);
     }
-    if (this.passed.size >= this.remember) this.passed.delete(this.passed.values().next().value as string);
-    this.passed.add(query);
+    this.rememberPassed(query);
     return undefined;
+  }
+
+  private rememberPassed(query: string): void {
+    if (query.length > this.rememberChars / 4) return;
+    while (this.passed.size > 0 && (this.passed.size >= this.remember || this.passedChars + query.length > this.rememberChars)) {
+      const oldest = this.passed.values().next().value as string;
+      this.passed.delete(oldest);
+      this.passedChars -= oldest.length;
+    }
+    this.passed.add(query);
+    this.passedChars += query.length;
   }
 }
 
