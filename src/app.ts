@@ -103,7 +103,7 @@ export class App {
   private phase: Phase = 'serving';
   private readonly sockets = new Set<Socket>();
   /** Large bodies' parse and check steps, after small requests (src/http/bulk-lane.ts). */
-  private readonly bulk = new BulkLane();
+  private readonly bulk: BulkLane;
 
   private constructor(
     private readonly options: AppOptions,
@@ -111,10 +111,16 @@ export class App {
     readonly fastify: FastifyInstance,
     private readonly apollo: ApolloServer<AppContext>,
   ) {
+    this.bulk = new BulkLane({ maxLargeBytes: options.config.largeBodiesMaxBytes });
     fastify.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+  }
+
+  /** Bytes of large request bodies admitted and not yet answered (LARGE_BODIES_MAX_BYTES). */
+  get largeBodiesInFlight(): number {
+    return this.bulk.largeBytesInFlight;
   }
 
   get metrics(): Metrics | undefined {
@@ -332,11 +338,21 @@ export class App {
             );
           }
         }
-        if (isSmall(request.method, request.headers)) this.bulk.trackSmall(reply.raw);
+        const large = largeBodyBytes(request.method, request.headers, config.bodyLimitBytes);
+        if (large === 0) this.bulk.trackSmall(reply.raw);
         const identity = identify(request.headers, request.ip);
         request.edge = { ...identity, budgets: [], trace: { errorCodes: [], written: false } };
         protection.guard?.(identity);
         if (protection.limiter) request.edge.budgets.push(await protection.limiter.consumeRequest(identity.clientId));
+        if (large > 0 && !this.bulk.admit(large, reply.raw)) {
+          throw new HttpError(
+            503,
+            ErrorCode.SERVER_BUSY,
+            `Too many large request bodies in flight (LARGE_BODIES_MAX_BYTES, ${config.largeBodiesMaxBytes} bytes); retry later`,
+            { retryAfter: RETRY_AFTER_SECONDS, limit: config.largeBodiesMaxBytes },
+            { 'retry-after': String(RETRY_AFTER_SECONDS) },
+          );
+        }
       });
       graphql.addHook('preParsing', decodeRequestBody(config.bodyLimitBytes));
       graphql.addHook('preHandler', (request, _reply, done) => {
@@ -496,12 +512,16 @@ function landing(request: FastifyRequest, config: Config): boolean {
 }
 
 /**
- * A request the bulk lane lets go first: no body, or a plain body under LARGE_BODY_BYTES by its
- * Content-Length (a compressed body may inflate past it, a chunked one has no announced size).
+ * 0 for a request the bulk lane lets go first: no body, or a plain body under LARGE_BODY_BYTES by its
+ * Content-Length. Otherwise the bytes its body may take: the Content-Length, or the body limit for a
+ * compressed body (it may inflate to the limit) or one without an announced size (chunked).
  */
-function isSmall(method: string, headers: FastifyRequest['headers']): boolean {
-  if (method === 'GET' || method === 'OPTIONS' || method === 'HEAD') return true;
-  const length = headers['content-length'];
+function largeBodyBytes(method: string, headers: FastifyRequest['headers'], bodyLimit: number): number {
+  if (method === 'GET' || method === 'OPTIONS' || method === 'HEAD') return 0;
   const encoding = headers['content-encoding'];
-  return length !== undefined && Number(length) < LARGE_BODY_BYTES && (encoding === undefined || encoding === 'identity');
+  const plain = encoding === undefined || encoding === 'identity';
+  if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return 0; // no body
+  const length = Number(headers['content-length']);
+  if (!plain || !Number.isFinite(length)) return bodyLimit;
+  return length < LARGE_BODY_BYTES ? 0 : Math.min(length, bodyLimit);
 }

@@ -91,6 +91,11 @@ export interface Config {
   maxEventLoopDelayMs: number;
   /** Responses at least this large are compressed when the client accepts br or gzip. */
   compressionThresholdBytes: number;
+  /**
+   * Most bytes of large request bodies (64 KiB and more) admitted at once, by Content-Length (a chunked
+   * or compressed body counts as BODY_LIMIT_BYTES); more get 503 SERVER_BUSY before their body is read.
+   */
+  largeBodiesMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -272,6 +277,11 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
   const maxBatchRows = int(env, 'MAX_BATCH_ROWS', 1_000, 1, 100_000);
+  const bodyLimitBytes = int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1_024, 104_857_600);
+  const largeBodiesMaxBytes = int(env, 'LARGE_BODIES_MAX_BYTES', 33_554_432, 1_024, 10_737_418_240);
+  if (largeBodiesMaxBytes < bodyLimitBytes) {
+    throw new ConfigError('LARGE_BODIES_MAX_BYTES', `must be at least BODY_LIMIT_BYTES (${bodyLimitBytes}), got ${largeBodiesMaxBytes}`);
+  }
   const maxQueueRows = int(env, 'MAX_QUEUE_ROWS', 20_000, 1, 10_000_000);
   if (maxQueueRows < maxBatchRows) {
     throw new ConfigError('MAX_QUEUE_ROWS', `must be at least MAX_BATCH_ROWS (${maxBatchRows}), got ${maxQueueRows}`);
@@ -316,7 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
     maxBatchRows,
     graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
-    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1_024, 104_857_600),
+    bodyLimitBytes,
     corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
     introspection: bool(env, 'INTROSPECTION', !production),
     landingPage: bool(env, 'LANDING_PAGE', !production),
@@ -356,5 +366,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 25_000, 100, 10_000_000),
     maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
     compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
+    largeBodiesMaxBytes,
   };
 }

@@ -88,4 +88,20 @@ describe('BulkLane', () => {
     );
     assert.deepEqual(ran, [2]);
   });
+
+  it('admits large bodies up to maxLargeBytes together and takes each back when its response closes', () => {
+    const lane = new BulkLane({ maxLargeBytes: 1_000 });
+    const [a, b, c] = [response(), response(), response()];
+    assert.equal(lane.admit(600, a), true);
+    assert.equal(lane.admit(400, b), true, 'exactly the budget is fine');
+    assert.equal(lane.admit(1, c), false);
+    assert.equal(lane.largeBytesInFlight, 1_000);
+    a.emit('close');
+    assert.equal(lane.largeBytesInFlight, 400);
+    assert.equal(lane.admit(600, c), true);
+    assert.equal(lane.admit(1, response()), false);
+    b.emit('close');
+    c.emit('close');
+    assert.equal(lane.largeBytesInFlight, 0);
+  });
 });

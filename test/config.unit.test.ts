@@ -73,6 +73,7 @@ describe('loadConfig: defaults', () => {
       maxQueryTokens: 25_000,
       maxEventLoopDelayMs: 1_000,
       compressionThresholdBytes: 1_024,
+      largeBodiesMaxBytes: 33_554_432,
     };
     assert.deepEqual(loadConfig({}), expected);
   });
@@ -113,6 +114,7 @@ describe('loadConfig: every variable is read under its name', () => {
     ['MAX_BATCH_ROWS', '500', (c) => c.maxBatchRows, 500],
     ['GRAPHQL_EXECUTOR', 'graphql-js', (c) => c.graphqlExecutor, 'graphql-js'],
     ['BODY_LIMIT_BYTES', '2048', (c) => c.bodyLimitBytes, 2_048],
+    ['LARGE_BODIES_MAX_BYTES', '2097152', (c) => c.largeBodiesMaxBytes, 2_097_152],
     [
       'CORS_ORIGINS',
       'https://a.example.com, *,,http://localhost:5173',
@@ -164,6 +166,7 @@ describe('loadConfig: numeric bounds from both sides', () => {
     ['MAX_BATCH_ROWS', 1, 100_000],
     ['MAX_QUEUE_ROWS', 1, 10_000_000], // with MAX_BATCH_ROWS=1: its other floor
     ['BODY_LIMIT_BYTES', 1_024, 104_857_600],
+    ['LARGE_BODIES_MAX_BYTES', 1_024, 10_737_418_240], // with BODY_LIMIT_BYTES=1024: its other floor
     ['SHUTDOWN_TIMEOUT_MS', 0, 600_000],
     ['HEADERS_TIMEOUT_MS', 100, 600_000],
     ['REQUEST_TIMEOUT_MS', 100, 600_000],
@@ -178,9 +181,14 @@ describe('loadConfig: numeric bounds from both sides', () => {
   ];
   for (const [name, min, max] of bounds) {
     it(`${name}: ${min} to ${max}`, () => {
-      // The two queue settings bound each other: keep the other one out of the way.
-      const extra: Record<string, string> =
-        name === 'MAX_QUEUE_ROWS' ? { MAX_BATCH_ROWS: '1' } : name === 'MAX_BATCH_ROWS' ? { MAX_QUEUE_ROWS: '10000000' } : {};
+      // Settings that bound each other in pairs: keep the other one out of the way.
+      const others: Record<string, Record<string, string>> = {
+        MAX_QUEUE_ROWS: { MAX_BATCH_ROWS: '1' },
+        MAX_BATCH_ROWS: { MAX_QUEUE_ROWS: '10000000' },
+        LARGE_BODIES_MAX_BYTES: { BODY_LIMIT_BYTES: '1024' },
+        BODY_LIMIT_BYTES: { LARGE_BODIES_MAX_BYTES: '10737418240' },
+      };
+      const extra = others[name] ?? {};
       for (const ok of [min, max]) assert.doesNotThrow(() => loadConfig({ ...extra, [name]: String(ok) }), `${name}=${ok}`);
       const low = refusal({ ...extra, [name]: String(min - 1) });
       assert.equal(low.variable, name);
@@ -189,6 +197,13 @@ describe('loadConfig: numeric bounds from both sides', () => {
       assert.equal(high.message, `Invalid configuration: ${name}: must be between ${min} and ${max}, got ${max + 1}`);
     });
   }
+
+  it('LARGE_BODIES_MAX_BYTES may not be below BODY_LIMIT_BYTES (equal is fine): a largest body must fit', () => {
+    assert.equal(loadConfig({ BODY_LIMIT_BYTES: '4096', LARGE_BODIES_MAX_BYTES: '4096' }).largeBodiesMaxBytes, 4_096);
+    const e = refusal({ BODY_LIMIT_BYTES: '4096', LARGE_BODIES_MAX_BYTES: '4095' });
+    assert.equal(e.message, 'Invalid configuration: LARGE_BODIES_MAX_BYTES: must be at least BODY_LIMIT_BYTES (4096), got 4095');
+    assert.equal(refusal({ BODY_LIMIT_BYTES: '33554433' }).variable, 'LARGE_BODIES_MAX_BYTES', 'against its default of 32 MiB');
+  });
 
   it('MAX_QUEUE_ROWS may not be below MAX_BATCH_ROWS (equal is fine)', () => {
     assert.equal(loadConfig({ MAX_BATCH_ROWS: '500', MAX_QUEUE_ROWS: '500' }).maxQueueRows, 500);

@@ -8,6 +8,8 @@ import type { ServerResponse } from 'node:http';
 export const LARGE_BODY_BYTES = 64 * 1024;
 
 export interface BulkLaneOptions {
+  /** Most bytes of large bodies admitted at once (`admit`); default unbounded. */
+  maxLargeBytes?: number;
   /**
    * Longest one step of a large request waits while small requests are in flight (default 50 ms): under
    * steady small traffic a large legitimate batch still goes ahead, a step at a time.
@@ -27,6 +29,8 @@ export interface BulkLaneOptions {
  */
 export class BulkLane {
   private small = 0;
+  private largeBytes = 0;
+  private readonly maxLargeBytes: number;
   private readonly steps: Array<{ run: () => void; fail: (err: unknown) => void; since: number }> = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -34,6 +38,12 @@ export class BulkLane {
 
   constructor(options: BulkLaneOptions = {}) {
     this.maxDeferMs = options.maxDeferMs ?? 50;
+    this.maxLargeBytes = options.maxLargeBytes ?? Infinity;
+  }
+
+  /** Bytes of large bodies admitted and not yet answered. */
+  get largeBytesInFlight(): number {
+    return this.largeBytes;
   }
 
   /** Small requests in flight (for tests and metrics). */
@@ -53,6 +63,18 @@ export class BulkLane {
       this.small--;
       if (this.small === 0) this.schedule();
     });
+  }
+
+  /**
+   * Admits a large body of `bytes` (at most) until its response closes, or refuses it (false) when the
+   * bodies already admitted and this one would pass maxLargeBytes: the bodies, their text and their parsed
+   * JSON all live at once while they wait in the lane, so their number is what bounds the heap.
+   */
+  admit(bytes: number, response: ServerResponse): boolean {
+    if (this.largeBytes + bytes > this.maxLargeBytes) return false;
+    this.largeBytes += bytes;
+    response.once('close', () => (this.largeBytes -= bytes));
+    return true;
   }
 
   /**
