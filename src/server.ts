@@ -16,12 +16,12 @@ import { buildAppSchema, type SchemaOptions } from './schema';
 /** Every resolver the API serves. */
 export const RESOLVERS = [PredictionResolver, PredictionExplanationResolver, ModelResolver, RateLimitResolver] as const;
 
-/** The API's schema. Building it needs no running app (codegen's emit script calls this alone). */
-export function buildSchema(
-  config: Pick<Config, 'maxBatchRows'>,
-  globalMiddlewares?: SchemaOptions['globalMiddlewares'],
-): Promise<GraphQLSchema> {
-  return buildAppSchema({ resolvers: RESOLVERS, maxBatchRows: config.maxBatchRows, globalMiddlewares });
+/**
+ * The API's schema. Building it needs no running app and no configuration (codegen's emit script calls
+ * this alone): the limits its arguments are validated against are read from each request's context.
+ */
+export function buildSchema(globalMiddlewares?: SchemaOptions['globalMiddlewares']): Promise<GraphQLSchema> {
+  return buildAppSchema({ resolvers: RESOLVERS, globalMiddlewares });
 }
 
 /**
@@ -30,7 +30,7 @@ export function buildSchema(
  */
 export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
   const protection = createProtection(config, logger);
-  const schema = await buildSchema(config, protection.globalMiddlewares);
+  const schema = await buildSchema(protection.globalMiddlewares);
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
   return App.create({
