@@ -31,7 +31,7 @@ export function buildSchema(globalMiddlewares?: SchemaOptions['globalMiddlewares
 export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
   const protection = createProtection(config, logger);
   const schema = await buildSchema(protection.globalMiddlewares);
-  const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
   return App.create({
     config,
@@ -41,7 +41,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
     protection,
     metrics,
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
-    consoleDir: config.serveConsole ? defaultConsoleDir() : undefined,
+    consoleDir: config.server.serveConsole ? defaultConsoleDir() : undefined,
   });
 }
 
@@ -49,13 +49,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
 export function loadModel(config: Config, logger: Logger, models: ModelHost): Promise<InferenceService> {
   return models.load((hooks) =>
     InferenceService.create({
-      modelDir: config.modelDir,
-      device: config.inferenceDevice,
-      threads: config.inferenceThreads,
-      maxBatchSize: config.maxBatchSize,
-      maxBatchWaitMs: config.maxBatchWaitMs,
-      maxQueueRows: config.maxQueueRows,
-      maxQueueWaitMs: config.maxQueueWaitMs,
+      ...config.inference,
       hooks,
       onRunError: (err) => logger.error({ err }, 'inference run failed'),
     }),

@@ -27,52 +27,62 @@ describe('loadConfig: defaults', () => {
     const expected: Config = {
       nodeEnv: 'development',
       production: false,
-      host: '0.0.0.0',
-      port: 4000,
-      logLevel: 'info',
-      logPretty: false,
-      modelDir: path.resolve('models'),
-      inferenceDevice: 'auto',
-      inferenceThreads: 1,
-      maxBatchSize: 1_024,
-      maxBatchWaitMs: 0,
-      maxQueueRows: 20_000,
-      maxQueueWaitMs: 1_000,
-      maxBatchRows: 1_000,
-      graphqlExecutor: 'jit',
-      bodyLimitBytes: 1_048_576,
-      corsOrigins: ['https://studio.apollographql.com'],
-      introspection: true,
-      landingPage: true,
-      shutdownTimeoutMs: 10_000,
-      headersTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-      keepAliveTimeoutMs: 5_000,
-      maxQueryDepth: 8,
-      maxQueryCost: 5_000,
-      maxAliases: 15,
-      maxRootFields: 10,
-      rateLimit: {
-        enabled: true,
-        max: 100,
-        windowMs: 900_000,
-        window: '15m',
-        rowsMax: 100_000,
-        redisUrl: undefined,
-        failMode: 'memory',
-        memoryMaxKeys: 100_000,
-        redisPrefix: 'pm:rl:',
+      server: {
+        host: '0.0.0.0',
+        port: 4000,
+        workers: 1,
+        trustProxy: false,
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 5_000,
+        shutdownTimeoutMs: 10_000,
+        compressionThresholdBytes: 1_024,
+        corsOrigins: ['https://studio.apollographql.com'],
+        graphqlExecutor: 'jit',
+        introspection: true,
+        landingPage: true,
+        serveConsole: true,
       },
-      apiKeys: { hashes: [], file: undefined },
-      adminApiKeys: { hashes: [], file: undefined },
-      metrics: { enabled: true, port: undefined },
-      workers: 1,
-      trustProxy: false,
-      serveConsole: true,
-      requestLimit: { max: 600, windowMs: 60_000, window: '1m' },
-      maxQueryTokens: 25_000,
-      maxEventLoopDelayMs: 1_000,
-      compressionThresholdBytes: 1_024,
+      inference: {
+        modelDir: path.resolve('models'),
+        device: 'auto',
+        threads: 1,
+        maxBatchSize: 1_024,
+        maxBatchWaitMs: 0,
+        maxQueueRows: 20_000,
+        maxQueueWaitMs: 1_000,
+      },
+      limits: {
+        bodyLimitBytes: 1_048_576,
+        maxQueryTokens: 25_000,
+        maxQueryDepth: 8,
+        maxQueryCost: 5_000,
+        maxAliases: 15,
+        maxRootFields: 10,
+        maxBatchRows: 1_000,
+      },
+      protection: {
+        apiKeys: { hashes: [], file: undefined },
+        adminApiKeys: { hashes: [], file: undefined },
+        rateLimit: {
+          enabled: true,
+          max: 100,
+          windowMs: 900_000,
+          window: '15m',
+          rowsMax: 100_000,
+          redisUrl: undefined,
+          failMode: 'memory',
+          memoryMaxKeys: 100_000,
+          redisPrefix: 'pm:rl:',
+        },
+        requestLimit: { max: 600, windowMs: 60_000, window: '1m' },
+        maxEventLoopDelayMs: 1_000,
+      },
+      observability: {
+        logLevel: 'info',
+        logPretty: false,
+        metrics: { enabled: true, port: undefined },
+      },
     };
     assert.deepEqual(loadConfig({}), expected);
   });
@@ -84,13 +94,10 @@ describe('loadConfig: defaults', () => {
       ...base,
       nodeEnv: 'production',
       production: true,
-      corsOrigins: [],
-      introspection: false,
-      landingPage: false,
-      serveConsole: false,
+      server: { ...base.server, corsOrigins: [], introspection: false, landingPage: false, serveConsole: false },
     });
     const t = loadConfig({ NODE_ENV: 'test' });
-    assert.deepEqual(t, { ...base, nodeEnv: 'test', logLevel: 'silent' });
+    assert.deepEqual(t, { ...base, nodeEnv: 'test', observability: { ...base.observability, logLevel: 'silent' } });
   });
 
   it('blank values count as unset', () => {
@@ -101,45 +108,45 @@ describe('loadConfig: defaults', () => {
 describe('loadConfig: every variable is read under its name', () => {
   const cases: Array<[string, string, (c: Config) => unknown, unknown]> = [
     ['NODE_ENV', 'TEST', (c) => c.nodeEnv, 'test'],
-    ['HOST', ' 127.0.0.1 ', (c) => c.host, '127.0.0.1'],
-    ['PORT', '8080', (c) => c.port, 8080],
-    ['LOG_LEVEL', 'Debug', (c) => c.logLevel, 'debug'],
-    ['MODEL_DIR', '/srv/models', (c) => c.modelDir, '/srv/models'],
-    ['INFERENCE_DEVICE', 'CUDA', (c) => c.inferenceDevice, 'cuda'],
-    ['INFERENCE_THREADS', '4', (c) => c.inferenceThreads, 4],
-    ['MAX_BATCH_SIZE', '64', (c) => c.maxBatchSize, 64],
-    ['MAX_BATCH_WAIT_MS', '5', (c) => c.maxBatchWaitMs, 5],
-    ['MAX_QUEUE_ROWS', '5000', (c) => c.maxQueueRows, 5_000],
-    ['MAX_BATCH_ROWS', '500', (c) => c.maxBatchRows, 500],
-    ['GRAPHQL_EXECUTOR', 'graphql-js', (c) => c.graphqlExecutor, 'graphql-js'],
-    ['BODY_LIMIT_BYTES', '2048', (c) => c.bodyLimitBytes, 2_048],
+    ['HOST', ' 127.0.0.1 ', (c) => c.server.host, '127.0.0.1'],
+    ['PORT', '8080', (c) => c.server.port, 8080],
+    ['LOG_LEVEL', 'Debug', (c) => c.observability.logLevel, 'debug'],
+    ['MODEL_DIR', '/srv/models', (c) => c.inference.modelDir, '/srv/models'],
+    ['INFERENCE_DEVICE', 'CUDA', (c) => c.inference.device, 'cuda'],
+    ['INFERENCE_THREADS', '4', (c) => c.inference.threads, 4],
+    ['MAX_BATCH_SIZE', '64', (c) => c.inference.maxBatchSize, 64],
+    ['MAX_BATCH_WAIT_MS', '5', (c) => c.inference.maxBatchWaitMs, 5],
+    ['MAX_QUEUE_ROWS', '5000', (c) => c.inference.maxQueueRows, 5_000],
+    ['MAX_BATCH_ROWS', '500', (c) => c.limits.maxBatchRows, 500],
+    ['GRAPHQL_EXECUTOR', 'graphql-js', (c) => c.server.graphqlExecutor, 'graphql-js'],
+    ['BODY_LIMIT_BYTES', '2048', (c) => c.limits.bodyLimitBytes, 2_048],
     [
       'CORS_ORIGINS',
       'https://a.example.com, *,,http://localhost:5173',
-      (c) => c.corsOrigins,
+      (c) => c.server.corsOrigins,
       ['https://a.example.com', '*', 'http://localhost:5173'],
     ],
-    ['INTROSPECTION', 'off', (c) => c.introspection, false],
-    ['LANDING_PAGE', 'no', (c) => c.landingPage, false],
-    ['SHUTDOWN_TIMEOUT_MS', '0', (c) => c.shutdownTimeoutMs, 0],
-    ['HEADERS_TIMEOUT_MS', '100', (c) => c.headersTimeoutMs, 100],
-    ['REQUEST_TIMEOUT_MS', '600000', (c) => c.requestTimeoutMs, 600_000],
-    ['KEEP_ALIVE_TIMEOUT_MS', '7000', (c) => c.keepAliveTimeoutMs, 7_000],
-    ['MAX_QUERY_DEPTH', '3', (c) => c.maxQueryDepth, 3],
-    ['MAX_QUERY_COST', '77', (c) => c.maxQueryCost, 77],
-    ['MAX_ALIASES', '0', (c) => c.maxAliases, 0],
-    ['MAX_ROOT_FIELDS', '2', (c) => c.maxRootFields, 2],
-    ['RATE_LIMIT_ENABLED', 'FALSE', (c) => c.rateLimit.enabled, false],
-    ['RATE_LIMIT_MAX', '7', (c) => c.rateLimit.max, 7],
-    ['RATE_LIMIT_WINDOW', '2h', (c) => [c.rateLimit.window, c.rateLimit.windowMs], ['2h', 7_200_000]],
-    ['RATE_LIMIT_ROWS_MAX', '9', (c) => c.rateLimit.rowsMax, 9],
-    ['RATE_LIMIT_REDIS_URL', ' rediss://cache:6380 ', (c) => c.rateLimit.redisUrl, 'rediss://cache:6380'],
-    ['RATE_LIMIT_FAIL_MODE', 'closed', (c) => c.rateLimit.failMode, 'closed'],
-    ['RATE_LIMIT_MEMORY_MAX_KEYS', '10', (c) => c.rateLimit.memoryMaxKeys, 10],
-    ['RATE_LIMIT_REDIS_PREFIX', 'x:', (c) => c.rateLimit.redisPrefix, 'x:'],
-    ['API_KEYS', `${H1.toUpperCase()}, ${H2},${H1}`, (c) => c.apiKeys, { hashes: [H1, H2], file: undefined }],
-    ['TRUST_PROXY', '1', (c) => c.trustProxy, 1],
-    ['SERVE_CONSOLE', '0', (c) => c.serveConsole, false],
+    ['INTROSPECTION', 'off', (c) => c.server.introspection, false],
+    ['LANDING_PAGE', 'no', (c) => c.server.landingPage, false],
+    ['SHUTDOWN_TIMEOUT_MS', '0', (c) => c.server.shutdownTimeoutMs, 0],
+    ['HEADERS_TIMEOUT_MS', '100', (c) => c.server.headersTimeoutMs, 100],
+    ['REQUEST_TIMEOUT_MS', '600000', (c) => c.server.requestTimeoutMs, 600_000],
+    ['KEEP_ALIVE_TIMEOUT_MS', '7000', (c) => c.server.keepAliveTimeoutMs, 7_000],
+    ['MAX_QUERY_DEPTH', '3', (c) => c.limits.maxQueryDepth, 3],
+    ['MAX_QUERY_COST', '77', (c) => c.limits.maxQueryCost, 77],
+    ['MAX_ALIASES', '0', (c) => c.limits.maxAliases, 0],
+    ['MAX_ROOT_FIELDS', '2', (c) => c.limits.maxRootFields, 2],
+    ['RATE_LIMIT_ENABLED', 'FALSE', (c) => c.protection.rateLimit.enabled, false],
+    ['RATE_LIMIT_MAX', '7', (c) => c.protection.rateLimit.max, 7],
+    ['RATE_LIMIT_WINDOW', '2h', (c) => [c.protection.rateLimit.window, c.protection.rateLimit.windowMs], ['2h', 7_200_000]],
+    ['RATE_LIMIT_ROWS_MAX', '9', (c) => c.protection.rateLimit.rowsMax, 9],
+    ['RATE_LIMIT_REDIS_URL', ' rediss://cache:6380 ', (c) => c.protection.rateLimit.redisUrl, 'rediss://cache:6380'],
+    ['RATE_LIMIT_FAIL_MODE', 'closed', (c) => c.protection.rateLimit.failMode, 'closed'],
+    ['RATE_LIMIT_MEMORY_MAX_KEYS', '10', (c) => c.protection.rateLimit.memoryMaxKeys, 10],
+    ['RATE_LIMIT_REDIS_PREFIX', 'x:', (c) => c.protection.rateLimit.redisPrefix, 'x:'],
+    ['API_KEYS', `${H1.toUpperCase()}, ${H2},${H1}`, (c) => c.protection.apiKeys, { hashes: [H1, H2], file: undefined }],
+    ['TRUST_PROXY', '1', (c) => c.server.trustProxy, 1],
+    ['SERVE_CONSOLE', '0', (c) => c.server.serveConsole, false],
   ];
   for (const [name, value, read, expected] of cases) {
     it(`${name}=${JSON.stringify(value)}`, () => {
@@ -191,7 +198,7 @@ describe('loadConfig: numeric bounds from both sides', () => {
   }
 
   it('MAX_QUEUE_ROWS may not be below MAX_BATCH_ROWS (equal is fine)', () => {
-    assert.equal(loadConfig({ MAX_BATCH_ROWS: '500', MAX_QUEUE_ROWS: '500' }).maxQueueRows, 500);
+    assert.equal(loadConfig({ MAX_BATCH_ROWS: '500', MAX_QUEUE_ROWS: '500' }).inference.maxQueueRows, 500);
     const e = refusal({ MAX_BATCH_ROWS: '500', MAX_QUEUE_ROWS: '499' });
     assert.equal(e.message, 'Invalid configuration: MAX_QUEUE_ROWS: must be at least MAX_BATCH_ROWS (500), got 499');
     assert.equal(refusal({ MAX_QUEUE_ROWS: '999' }).variable, 'MAX_QUEUE_ROWS', 'against the default MAX_BATCH_ROWS of 1,000');
@@ -200,7 +207,7 @@ describe('loadConfig: numeric bounds from both sides', () => {
 
 describe('loadConfig: parsers', () => {
   it('integers: whole numbers only, with an optional minus sign', () => {
-    assert.equal(loadConfig({ MAX_ALIASES: ' 12 ' }).maxAliases, 12);
+    assert.equal(loadConfig({ MAX_ALIASES: ' 12 ' }).limits.maxAliases, 12);
     for (const bad of ['1.5', '12abc', 'abc12', '1e3', '0x10', '+5', '- 1']) {
       assert.equal(refusal({ MAX_ALIASES: bad }).message, `Invalid configuration: MAX_ALIASES: expected an integer, got "${bad.trim()}"`);
     }
@@ -209,8 +216,9 @@ describe('loadConfig: parsers', () => {
 
   it('booleans: 1/true/yes/on and 0/false/no/off, any case', () => {
     for (const yes of ['1', 'true', 'yes', 'on', 'TRUE', 'On'])
-      assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: yes }).introspection, true, yes);
-    for (const no of ['0', 'false', 'no', 'off', 'FALSE', 'Off']) assert.equal(loadConfig({ INTROSPECTION: no }).introspection, false, no);
+      assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: yes }).server.introspection, true, yes);
+    for (const no of ['0', 'false', 'no', 'off', 'FALSE', 'Off'])
+      assert.equal(loadConfig({ INTROSPECTION: no }).server.introspection, false, no);
     assert.equal(refusal({ LANDING_PAGE: 'maybe' }).message, 'Invalid configuration: LANDING_PAGE: expected true or false, got "maybe"');
   });
 
@@ -227,7 +235,7 @@ describe('loadConfig: parsers', () => {
     assert.equal(refusal({ GRAPHQL_EXECUTOR: 'fast' }).variable, 'GRAPHQL_EXECUTOR');
     assert.equal(refusal({ RATE_LIMIT_FAIL_MODE: 'maybe' }).variable, 'RATE_LIMIT_FAIL_MODE');
     for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      assert.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
+      assert.equal(loadConfig({ LOG_LEVEL: level }).observability.logLevel, level);
   });
 
   it('durations: ms, s (the default unit), m, h, d; at least 1 s', () => {
@@ -254,9 +262,9 @@ describe('loadConfig: parsers', () => {
   });
 
   it('lists: comma-separated, trimmed, empty entries dropped; an empty value is an empty list', () => {
-    assert.deepEqual(loadConfig({ CORS_ORIGINS: '' }).corsOrigins, []);
-    assert.deepEqual(loadConfig({ CORS_ORIGINS: ' , ' }).corsOrigins, []);
-    assert.deepEqual(loadConfig({ API_KEYS: '' }).apiKeys.hashes, []);
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: '' }).server.corsOrigins, []);
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: ' , ' }).server.corsOrigins, []);
+    assert.deepEqual(loadConfig({ API_KEYS: '' }).protection.apiKeys.hashes, []);
   });
 
   it('CORS origins must be bare origins or *', () => {
@@ -289,9 +297,9 @@ describe('loadConfig: parsers', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pm-cfg-'));
     const file = path.join(dir, 'keys');
     writeFileSync(file, `# team\r\n${H1.toUpperCase()}  # ops\r\n\r\n   \n${H2}\n`);
-    assert.deepEqual(loadConfig({ API_KEYS_FILE: ` ${file} ` }).apiKeys, { hashes: [H1, H2], file });
-    assert.deepEqual(loadConfig({ API_KEYS: H2, API_KEYS_FILE: file }).apiKeys.hashes, [H2, H1]);
-    assert.deepEqual(loadConfig({ API_KEYS_FILE: '  ' }).apiKeys, { hashes: [], file: undefined });
+    assert.deepEqual(loadConfig({ API_KEYS_FILE: ` ${file} ` }).protection.apiKeys, { hashes: [H1, H2], file });
+    assert.deepEqual(loadConfig({ API_KEYS: H2, API_KEYS_FILE: file }).protection.apiKeys.hashes, [H2, H1]);
+    assert.deepEqual(loadConfig({ API_KEYS_FILE: '  ' }).protection.apiKeys, { hashes: [], file: undefined });
 
     const bad = path.join(dir, 'bad');
     writeFileSync(bad, `${H1}\nmy-secret-key\n`);
@@ -307,8 +315,8 @@ describe('loadConfig: parsers', () => {
   });
 
   it('RATE_LIMIT_REDIS_URL must be a redis:// or rediss:// URL', () => {
-    assert.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'redis://localhost:6379' }).rateLimit.redisUrl, 'redis://localhost:6379');
-    assert.equal(loadConfig({ RATE_LIMIT_REDIS_URL: '  ' }).rateLimit.redisUrl, undefined);
+    assert.equal(loadConfig({ RATE_LIMIT_REDIS_URL: 'redis://localhost:6379' }).protection.rateLimit.redisUrl, 'redis://localhost:6379');
+    assert.equal(loadConfig({ RATE_LIMIT_REDIS_URL: '  ' }).protection.rateLimit.redisUrl, undefined);
     for (const bad of ['localhost:6379', 'http://redis:6379', 'xredis://h', 'redis:/h']) {
       assert.equal(
         refusal({ RATE_LIMIT_REDIS_URL: bad }).message,

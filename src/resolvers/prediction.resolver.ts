@@ -19,7 +19,7 @@ function validateReading(input: SensorReadingInput): void {
  * then every row's rules; one error names every offending row and field.
  */
 function validateBatch(inputs: SensorReadingInput[], _type: unknown, { context }: ResolverData): void {
-  const { maxBatchRows } = (context as AppContext).config;
+  const { maxBatchRows } = (context as AppContext).config.limits;
   if (inputs.length < 1 || inputs.length > maxBatchRows) throw batchSizeOutOfRange(inputs.length, maxBatchRows);
   const violations: Violation[] = [];
   for (let i = 0; i < inputs.length; i++) {
