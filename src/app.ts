@@ -19,7 +19,7 @@ import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import type { Config, ServerConfig } from './config';
 import type { AppContext, RequestTrace } from './context';
 import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from './errors';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
@@ -111,7 +111,7 @@ export class App {
     readonly fastify: FastifyInstance,
     private readonly apollo: ApolloServer<AppContext>,
   ) {
-    this.bulk = new BulkLane({ maxLargeBytes: options.config.largeBodiesMaxBytes });
+    this.bulk = new BulkLane({ maxLargeBytes: options.config.limits.largeBodiesMaxBytes });
     fastify.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -136,8 +136,8 @@ export class App {
     const { config, logger, schema, protection } = options;
     const apollo = new ApolloServer<AppContext>({
       // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
-      ...(config.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
-      introspection: config.introspection,
+      ...(config.server.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
+      introspection: config.server.introspection,
       csrfPrevention: true,
       allowBatchedHttpRequests: false,
       // Persisted queries are off: documents here are small (readings travel as variables), and a cache
@@ -148,7 +148,7 @@ export class App {
       // No "Did you mean ...?" field suggestions in production: they map the schema for anyone who asks.
       hideSchemaDetailsFromClientErrors: config.production,
       // The lexer stops after this many tokens, so parsing costs at most that much whatever the body holds.
-      parseOptions: { maxTokens: config.maxQueryTokens },
+      parseOptions: { maxTokens: config.limits.maxQueryTokens },
       validationRules: protection.validationRules,
       formatError: createErrorFormatter({
         production: config.production,
@@ -167,7 +167,7 @@ export class App {
         ApolloServerPluginUsageReportingDisabled(),
         ApolloServerPluginSchemaReportingDisabled(),
         ApolloServerPluginInlineTraceDisabled(),
-        config.landingPage
+        config.server.landingPage
           ? landingPagePlugin<AppContext>({ consoleUrl: options.consoleDir !== undefined ? '/console/' : undefined })
           : ApolloServerPluginLandingPageDisabled(),
         ...protection.plugins,
@@ -184,20 +184,20 @@ export class App {
         const id = req.headers['x-request-id'];
         return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : randomUUID();
       },
-      trustProxy: trustFunction(config.trustProxy),
-      bodyLimit: config.bodyLimitBytes,
+      trustProxy: trustFunction(config.server.trustProxy),
+      bodyLimit: config.limits.bodyLimitBytes,
       // We answer requests that arrive on open connections during the drain ourselves (see stop()).
       return503OnClosing: false,
       forceCloseConnections: false,
       serverFactory: (handler) =>
         http.createServer(
           {
-            headersTimeout: config.headersTimeoutMs,
-            requestTimeout: config.requestTimeoutMs,
-            keepAliveTimeout: config.keepAliveTimeoutMs,
+            headersTimeout: config.server.headersTimeoutMs,
+            requestTimeout: config.server.requestTimeoutMs,
+            keepAliveTimeout: config.server.keepAliveTimeoutMs,
             // Node enforces the two timeouts above from a sweep that runs every 30 s by default, so a client
             // stalling its headers could hold a socket up to 30 s past HEADERS_TIMEOUT_MS: sweep more often.
-            connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2))),
+            connectionsCheckingInterval: Math.max(250, Math.min(1_000, Math.floor(config.server.headersTimeoutMs / 2))),
           },
           handler,
         ),
@@ -214,7 +214,7 @@ export class App {
 
     fastify.decorateRequest('edge', null);
     fastify.setErrorHandler((err, request, reply) => {
-      const httpError = toHttpError(err, config.bodyLimitBytes);
+      const httpError = toHttpError(err, config.limits.bodyLimitBytes);
       if (httpError.status >= 500) logger.error({ err, requestId: request.id }, 'unhandled request error');
       if (request.edge) this.traceError(request.edge, httpError.code);
       if (httpError.code === ErrorCode.RATE_LIMITED && httpError.extensions.budget === 'requests') {
@@ -234,7 +234,7 @@ export class App {
       done();
     });
     await fastify.register(fastifyUnderPressure, {
-      maxEventLoopDelay: config.maxEventLoopDelayMs,
+      maxEventLoopDelay: config.protection.maxEventLoopDelayMs,
       // The delay is the mean over one sample; a short sample lets one long stall show instead of averaging away.
       sampleInterval: 250,
       // under-pressure sends what the handler returns; returning nothing lets the request through (probes).
@@ -254,7 +254,7 @@ export class App {
     });
     await fastify.register(fastifyCompress, {
       global: true,
-      threshold: config.compressionThresholdBytes,
+      threshold: config.server.compressionThresholdBytes,
       encodings: ['br', 'gzip'],
       // Brotli's default quality (11) costs ~20x gzip's CPU for a few % smaller JSON; 4 is gzip-fast and smaller.
       brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
@@ -272,7 +272,7 @@ export class App {
     });
 
     const metrics = this.options.metrics;
-    if (metrics && config.metrics.port === undefined) {
+    if (metrics && config.observability.metrics.port === undefined) {
       // Like the probes: no API key, no budget, not refused for load (a scrape is how an operator sees it).
       fastify.get('/metrics', probe, async (_request, reply) => {
         const { contentType, body } = await metrics.metricsText();
@@ -281,16 +281,16 @@ export class App {
       });
     }
 
-    if (config.landingPage) fastify.get('/', async (_request, reply) => reply.redirect('/graphql', 302));
+    if (config.server.landingPage) fastify.get('/', async (_request, reply) => reply.redirect('/graphql', 302));
     // The schema as SDL, sorted as the committed schema.graphql is: whoever may introspect may read it.
-    if (config.introspection) {
+    if (config.server.introspection) {
       const sdl = printSchema(lexicographicSortSchema(this.schema));
       fastify.get('/schema.graphql', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(sdl));
     }
     if (this.options.consoleDir !== undefined) await registerConsole(fastify, this.options.consoleDir);
 
     const landingHeaders = helmetHeaders(LANDING_PAGE_HELMET);
-    const corsOrigins = new Set(config.corsOrigins);
+    const corsOrigins = new Set(config.server.corsOrigins);
     const allowAll = corsOrigins.has('*');
     const handler = fastifyApolloHandler<AppContext>(apollo, {
       context: async (request, reply) => {
@@ -338,7 +338,7 @@ export class App {
             );
           }
         }
-        const large = largeBodyBytes(request.method, request.headers, config.bodyLimitBytes);
+        const large = largeBodyBytes(request.method, request.headers, config.limits.bodyLimitBytes);
         if (large === 0) this.bulk.trackSmall(reply.raw);
         const identity = identify(request.headers, request.ip);
         request.edge = { ...identity, budgets: [], trace: { errorCodes: [], written: false } };
@@ -348,13 +348,13 @@ export class App {
           throw new HttpError(
             503,
             ErrorCode.SERVER_BUSY,
-            `Too many large request bodies in flight (LARGE_BODIES_MAX_BYTES, ${config.largeBodiesMaxBytes} bytes); retry later`,
-            { retryAfter: RETRY_AFTER_SECONDS, limit: config.largeBodiesMaxBytes },
+            `Too many large request bodies in flight (LARGE_BODIES_MAX_BYTES, ${config.limits.largeBodiesMaxBytes} bytes); retry later`,
+            { retryAfter: RETRY_AFTER_SECONDS, limit: config.limits.largeBodiesMaxBytes },
             { 'retry-after': String(RETRY_AFTER_SECONDS) },
           );
         }
       });
-      graphql.addHook('preParsing', decodeRequestBody(config.bodyLimitBytes));
+      graphql.addHook('preParsing', decodeRequestBody(config.limits.bodyLimitBytes));
       graphql.addHook('preHandler', (request, _reply, done) => {
         const body = request.body as { query?: unknown } | undefined;
         const query = body?.query ?? (request.query as { query?: unknown } | undefined)?.query;
@@ -396,7 +396,7 @@ export class App {
   }
 
   /** Starts listening; resolves with the bound port (use PORT=0 in tests). */
-  async listen(port = this.options.config.port, host = this.options.config.host): Promise<{ port: number; url: string }> {
+  async listen(port = this.options.config.server.port, host = this.options.config.server.host): Promise<{ port: number; url: string }> {
     await this.fastify.listen({ port, host });
     const address = this.fastify.server.address() as AddressInfo;
     const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
@@ -421,7 +421,7 @@ export class App {
       const server = this.fastify.server;
       // net.Server's close stops accepting without http.Server's closeIdleConnections() (see above).
       if (server.listening) await new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-      await this.untilNoSockets(config.shutdownTimeoutMs);
+      await this.untilNoSockets(config.server.shutdownTimeoutMs);
       this.phase = 'closing';
       server.closeIdleConnections();
       await this.untilNoSockets(1_000);
@@ -475,7 +475,7 @@ export class App {
  * reach the server (the Kubernetes NetworkPolicy in deploy/ allows only the ingress); addresses/CIDRs
  * are safe everywhere.
  */
-function trustFunction(trust: Config['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+function trustFunction(trust: ServerConfig['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
   if (typeof trust === 'number') return (_address, hop) => hop < trust;
   return trust;
 }
@@ -508,7 +508,7 @@ class ClientGone {
 }
 
 function landing(request: FastifyRequest, config: Config): boolean {
-  return request.method === 'GET' && config.landingPage && (request.headers.accept ?? '').includes('text/html');
+  return request.method === 'GET' && config.server.landingPage && (request.headers.accept ?? '').includes('text/html');
 }
 
 /**

@@ -21,8 +21,8 @@ const READY_CHANNEL = 'pm:ready';
  */
 export function runPrimary(config: Config, logger: Logger): void {
   const stores = {
-    budgets: new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys),
-    requests: new MemoryRateLimitStore(config.rateLimit.memoryMaxKeys),
+    budgets: new MemoryRateLimitStore(config.protection.rateLimit.memoryMaxKeys),
+    requests: new MemoryRateLimitStore(config.protection.rateLimit.memoryMaxKeys),
   };
   const aggregator = new AggregatorRegistry();
   const everReady = new Set<number>();
@@ -57,7 +57,7 @@ export function runPrimary(config: Config, logger: Logger): void {
       case READY_CHANNEL:
         everReady.add(worker.id);
         logger.info(
-          { pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.workers },
+          { pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.server.workers },
           'worker ready',
         );
         return;
@@ -106,10 +106,10 @@ export function runPrimary(config: Config, logger: Logger): void {
     for (const w of Object.values(cluster.workers ?? {})) if (w && everReady.has(w.id)) w.process.kill('SIGHUP');
   });
 
-  if (config.metrics.enabled && config.metrics.port !== undefined) {
+  if (config.observability.metrics.enabled && config.observability.metrics.port !== undefined) {
     serveMetrics(
-      config.metrics.port,
-      config.host,
+      config.observability.metrics.port,
+      config.server.host,
       async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
       (err) => logger.warn({ err }, 'metrics aggregation failed'),
     ).then(
@@ -120,8 +120,8 @@ export function runPrimary(config: Config, logger: Logger): void {
       },
     );
   }
-  logger.info({ workers: config.workers }, 'starting workers');
-  for (let i = 0; i < config.workers; i++) fork();
+  logger.info({ workers: config.server.workers }, 'starting workers');
+  for (let i = 0; i < config.server.workers; i++) fork();
 }
 
 /**
@@ -146,10 +146,10 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
     }
     return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
   }
-  if (metrics && config.metrics.port !== undefined) {
+  if (metrics && config.observability.metrics.port !== undefined) {
     const { port } = await serveMetrics(
-      config.metrics.port,
-      config.host,
+      config.observability.metrics.port,
+      config.server.host,
       () => metrics.metricsText(),
       (err) => logger.warn({ err }, 'metrics failed'),
     );

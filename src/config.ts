@@ -13,18 +13,56 @@ export type NodeEnv = 'development' | 'production' | 'test';
 export type RateLimitFailMode = 'memory' | 'open' | 'closed';
 export type GraphqlExecutor = 'jit' | 'graphql-js';
 
+/**
+ * The settings, grouped by concern. Each part of the app is handed the group(s) it uses, whole: the
+ * inference service `inference`, the protection layer `protection` (and `limits` for the rows of a
+ * batch), the logger and metrics `observability`, the HTTP edge `server` and `limits`.
+ */
 export interface Config {
   nodeEnv: NodeEnv;
   production: boolean;
+  server: ServerConfig;
+  inference: InferenceConfig;
+  limits: LimitsConfig;
+  protection: ProtectionConfig;
+  observability: ObservabilityConfig;
+}
+
+/** The HTTP server and what it serves: listener, workers, proxies, timeouts, CORS, the GraphQL tooling. */
+export interface ServerConfig {
   host: string;
   port: number;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Human-readable log lines through pino-pretty (a development dependency: development only). */
-  logPretty: boolean;
+  /** Worker processes behind the port (node:cluster); 1 runs no cluster. WORKERS=auto: one per core. */
+  workers: number;
+  /**
+   * Which proxies may set X-Forwarded-For (Fastify's trustProxy, proxy-addr semantics): false (none,
+   * the socket's address is the client), a hop count (1 = one proxy in front, the client is the address
+   * that proxy appended), or a list of proxy addresses/CIDRs.
+   */
+  trustProxy: false | number | string[];
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  /** Responses at least this large are compressed when the client accepts br or gzip. */
+  compressionThresholdBytes: number;
+  corsOrigins: string[];
+  /**
+   * GraphQL executor: `jit` (graphql-jit, compiled once per document; default) or `graphql-js`
+   * (the reference interpreter). Both give the same responses; see src/schema/executor.ts and BENCHMARKS.md.
+   */
+  graphqlExecutor: GraphqlExecutor;
+  introspection: boolean;
+  landingPage: boolean;
+  serveConsole: boolean;
+}
+
+/** The model and the batcher in front of it: what InferenceService.create takes (src/server.ts loadModel). */
+export interface InferenceConfig {
   modelDir: string;
-  inferenceDevice: InferenceDevice;
+  device: InferenceDevice;
   /** Intra-op threads for the ONNX session. */
-  inferenceThreads: number;
+  threads: number;
   /** Most rows one ONNX run takes. */
   maxBatchSize: number;
   /** Extra wait before a batch runs, to gather more rows; 0 = only what arrived in the same event-loop turn. */
@@ -33,25 +71,32 @@ export interface Config {
   maxQueueRows: number;
   /** Longest a row may wait for a run before its request gets SERVER_BUSY with retryAfter. */
   maxQueueWaitMs: number;
-  /** Most rows one predictBatch call takes. */
-  maxBatchRows: number;
-  /**
-   * GraphQL executor: `jit` (graphql-jit, compiled once per document; default) or `graphql-js`
-   * (the reference interpreter). Both give the same responses; see src/schema/executor.ts and BENCHMARKS.md.
-   */
-  graphqlExecutor: GraphqlExecutor;
+}
+
+/** How large one request may be: its body, its GraphQL document, the rows of a batch. */
+export interface LimitsConfig {
   bodyLimitBytes: number;
-  corsOrigins: string[];
-  introspection: boolean;
-  landingPage: boolean;
-  shutdownTimeoutMs: number;
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  keepAliveTimeoutMs: number;
+  /**
+   * Most bytes of large request bodies (64 KiB and more) admitted at once, by Content-Length (a chunked
+   * or compressed body counts as BODY_LIMIT_BYTES); more get 503 SERVER_BUSY before their body is read.
+   */
+  largeBodiesMaxBytes: number;
+  /** Most lexical tokens in one GraphQL document (graphql-js parse maxTokens). */
+  maxQueryTokens: number;
   maxQueryDepth: number;
   maxQueryCost: number;
   maxAliases: number;
   maxRootFields: number;
+  /** Most rows one predictBatch call takes. */
+  maxBatchRows: number;
+}
+
+/** Who may call and how much: API keys, rate limits, shedding load when the event loop lags. */
+export interface ProtectionConfig {
+  /** Accepted API key hashes, from API_KEYS and API_KEYS_FILE together (empty: keys not required). */
+  apiKeys: { hashes: string[]; file: string | undefined };
+  /** Admin key hashes (ADMIN_API_KEYS and ADMIN_API_KEYS_FILE): may run reloadModel. Empty: nobody may. */
+  adminApiKeys: { hashes: string[]; file: string | undefined };
   rateLimit: {
     enabled: boolean;
     max: number;
@@ -65,37 +110,22 @@ export interface Config {
     /** Prefix of every Redis key the limiter writes (several deployments can share one Redis). */
     redisPrefix: string;
   };
-  /** Accepted API key hashes, from API_KEYS and API_KEYS_FILE together (empty: keys not required). */
-  apiKeys: { hashes: string[]; file: string | undefined };
-  /** Admin key hashes (ADMIN_API_KEYS and ADMIN_API_KEYS_FILE): may run reloadModel. Empty: nobody may. */
-  adminApiKeys: { hashes: string[]; file: string | undefined };
+  /** Per-client budget over every /graphql request, checked before the body is read. */
+  requestLimit: { max: number; windowMs: number; window: string };
+  /** Event-loop delay past which requests get 503 SERVER_BUSY (@fastify/under-pressure); 0 = off. */
+  maxEventLoopDelayMs: number;
+}
+
+/** Logs and metrics. */
+export interface ObservabilityConfig {
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Human-readable log lines through pino-pretty (a development dependency: development only). */
+  logPretty: boolean;
   metrics: {
     enabled: boolean;
     /** A separate listener for GET /metrics; undefined: served on the API's own port. */
     port: number | undefined;
   };
-  /** Worker processes behind the port (node:cluster); 1 runs no cluster. WORKERS=auto: one per core. */
-  workers: number;
-  /**
-   * Which proxies may set X-Forwarded-For (Fastify's trustProxy, proxy-addr semantics): false (none,
-   * the socket's address is the client), a hop count (1 = one proxy in front, the client is the address
-   * that proxy appended), or a list of proxy addresses/CIDRs.
-   */
-  trustProxy: false | number | string[];
-  serveConsole: boolean;
-  /** Per-client budget over every /graphql request, checked before the body is read. */
-  requestLimit: { max: number; windowMs: number; window: string };
-  /** Most lexical tokens in one GraphQL document (graphql-js parse maxTokens). */
-  maxQueryTokens: number;
-  /** Event-loop delay past which requests get 503 SERVER_BUSY (@fastify/under-pressure); 0 = off. */
-  maxEventLoopDelayMs: number;
-  /** Responses at least this large are compressed when the client accepts br or gzip. */
-  compressionThresholdBytes: number;
-  /**
-   * Most bytes of large request bodies (64 KiB and more) admitted at once, by Content-Length (a chunked
-   * or compressed body counts as BODY_LIMIT_BYTES); more get 503 SERVER_BUSY before their body is read.
-   */
-  largeBodiesMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -305,67 +335,77 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     nodeEnv,
     production,
-    host: str(env, 'HOST', '0.0.0.0'),
-    port,
-    logLevel: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', [
-      'fatal',
-      'error',
-      'warn',
-      'info',
-      'debug',
-      'trace',
-      'silent',
-    ] as const),
-    logPretty,
-    modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),
-    inferenceDevice: oneOf<InferenceDevice>(env, 'INFERENCE_DEVICE', 'auto', ['auto', 'cpu', 'cuda']),
-    inferenceThreads: int(env, 'INFERENCE_THREADS', 1, 1, 256),
-    maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_024, 1, 100_000),
-    maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
-    maxQueueRows,
-    maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
-    maxBatchRows,
-    graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
-    bodyLimitBytes,
-    corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
-    introspection: bool(env, 'INTROSPECTION', !production),
-    landingPage: bool(env, 'LANDING_PAGE', !production),
-    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
-    headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
-    keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
-    maxQueryDepth: int(env, 'MAX_QUERY_DEPTH', 8, 1, 100),
-    maxQueryCost: int(env, 'MAX_QUERY_COST', 5_000, 1, 10_000_000),
-    maxAliases: int(env, 'MAX_ALIASES', 15, 0, 1_000),
-    maxRootFields: int(env, 'MAX_ROOT_FIELDS', 10, 1, 1_000),
-    rateLimit: {
-      enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
-      max: int(env, 'RATE_LIMIT_MAX', 100, 1, 100_000_000),
-      windowMs: parseDuration('RATE_LIMIT_WINDOW', window),
-      window,
-      rowsMax: int(env, 'RATE_LIMIT_ROWS_MAX', 100_000, 1, 1_000_000_000),
-      redisUrl,
-      failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'memory', ['memory', 'open', 'closed']),
-      memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
-      redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
+    server: {
+      host: str(env, 'HOST', '0.0.0.0'),
+      port,
+      workers: workers(env),
+      trustProxy: trustProxy(env),
+      headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+      keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+      compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
+      corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
+      graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
+      introspection: bool(env, 'INTROSPECTION', !production),
+      landingPage: bool(env, 'LANDING_PAGE', !production),
+      serveConsole: bool(env, 'SERVE_CONSOLE', !production),
     },
-    apiKeys: keyHashes(env, 'API_KEYS'),
-    adminApiKeys: keyHashes(env, 'ADMIN_API_KEYS'),
-    metrics: {
-      enabled: bool(env, 'METRICS_ENABLED', true),
-      port: metricsPort === port ? undefined : metricsPort,
+    inference: {
+      modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),
+      device: oneOf<InferenceDevice>(env, 'INFERENCE_DEVICE', 'auto', ['auto', 'cpu', 'cuda']),
+      threads: int(env, 'INFERENCE_THREADS', 1, 1, 256),
+      maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_024, 1, 100_000),
+      maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
+      maxQueueRows,
+      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
     },
-    workers: workers(env),
-    trustProxy: trustProxy(env),
-    serveConsole: bool(env, 'SERVE_CONSOLE', !production),
-    requestLimit: {
-      max: int(env, 'REQUEST_LIMIT_MAX', 600, 1, 100_000_000),
-      windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
-      window: requestWindow,
+    limits: {
+      bodyLimitBytes,
+      largeBodiesMaxBytes,
+      maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 25_000, 100, 10_000_000),
+      maxQueryDepth: int(env, 'MAX_QUERY_DEPTH', 8, 1, 100),
+      maxQueryCost: int(env, 'MAX_QUERY_COST', 5_000, 1, 10_000_000),
+      maxAliases: int(env, 'MAX_ALIASES', 15, 0, 1_000),
+      maxRootFields: int(env, 'MAX_ROOT_FIELDS', 10, 1, 1_000),
+      maxBatchRows,
     },
-    maxQueryTokens: int(env, 'MAX_QUERY_TOKENS', 25_000, 100, 10_000_000),
-    maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
-    compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
-    largeBodiesMaxBytes,
+    protection: {
+      apiKeys: keyHashes(env, 'API_KEYS'),
+      adminApiKeys: keyHashes(env, 'ADMIN_API_KEYS'),
+      rateLimit: {
+        enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
+        max: int(env, 'RATE_LIMIT_MAX', 100, 1, 100_000_000),
+        windowMs: parseDuration('RATE_LIMIT_WINDOW', window),
+        window,
+        rowsMax: int(env, 'RATE_LIMIT_ROWS_MAX', 100_000, 1, 1_000_000_000),
+        redisUrl,
+        failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'memory', ['memory', 'open', 'closed']),
+        memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
+        redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
+      },
+      requestLimit: {
+        max: int(env, 'REQUEST_LIMIT_MAX', 600, 1, 100_000_000),
+        windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
+        window: requestWindow,
+      },
+      maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
+    },
+    observability: {
+      logLevel: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', [
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ] as const),
+      logPretty,
+      metrics: {
+        enabled: bool(env, 'METRICS_ENABLED', true),
+        port: metricsPort === port ? undefined : metricsPort,
+      },
+    },
   };
 }

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { Config } from './config';
+import type { ObservabilityConfig } from './config';
 
 /**
  * Structured JSON logs on stdout. Key material never reaches a log line (see redact).
@@ -7,7 +7,7 @@ import type { Config } from './config';
  * in a worker thread instead: readable in a terminal, too slow and unparseable for production.
  */
 export function createLogger(
-  config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logPretty'>>,
+  config: Pick<ObservabilityConfig, 'logLevel'> & Partial<Pick<ObservabilityConfig, 'logPretty'>>,
   destination?: pino.DestinationStream,
 ): Logger {
   const stream =

@@ -19,8 +19,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config);
-  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
+  const logger = createLogger(config.observability);
+  if (config.server.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
   const models = new ModelHost();
   const app = await createApp(config, logger, models);
   const { url } = await app.listen();
@@ -28,13 +28,13 @@ async function main(): Promise<void> {
   logger.info(
     {
       graphql: url,
-      ...(config.landingPage ? { sandbox: url } : {}),
-      ...(config.serveConsole ? { console: `${origin}/console/` } : {}),
+      ...(config.server.landingPage ? { sandbox: url } : {}),
+      ...(config.server.serveConsole ? { console: `${origin}/console/` } : {}),
       env: config.nodeEnv,
     },
     `listening: GraphQL at ${url}` +
-      (config.landingPage ? ` (Apollo Sandbox: open it in a browser)` : '') +
-      (config.serveConsole ? `; operator console at ${origin}/console/` : ''),
+      (config.server.landingPage ? ` (Apollo Sandbox: open it in a browser)` : '') +
+      (config.server.serveConsole ? `; operator console at ${origin}/console/` : ''),
   );
   const serving = await attachProcess(app, models, config, logger);
 
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   try {
     const service = await loadModel(config, logger, models);
     logger.info(
-      { model: service.manifest.name, version: service.manifest.version, device: service.device, modelDir: config.modelDir },
+      { model: service.manifest.name, version: service.manifest.version, device: service.device, modelDir: config.inference.modelDir },
       'model ready',
     );
     serving.ready();

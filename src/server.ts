@@ -16,12 +16,12 @@ import { buildAppSchema, type SchemaOptions } from './schema';
 /** Every resolver the API serves. */
 export const RESOLVERS = [PredictionResolver, PredictionExplanationResolver, ModelResolver, RateLimitResolver] as const;
 
-/** The API's schema. Building it needs no running app (codegen's emit script calls this alone). */
-export function buildSchema(
-  config: Pick<Config, 'maxBatchRows'>,
-  globalMiddlewares?: SchemaOptions['globalMiddlewares'],
-): Promise<GraphQLSchema> {
-  return buildAppSchema({ resolvers: RESOLVERS, maxBatchRows: config.maxBatchRows, globalMiddlewares });
+/**
+ * The API's schema. Building it needs no running app and no configuration (codegen's emit script calls
+ * this alone): the limits its arguments are validated against are read from each request's context.
+ */
+export function buildSchema(globalMiddlewares?: SchemaOptions['globalMiddlewares']): Promise<GraphQLSchema> {
+  return buildAppSchema({ resolvers: RESOLVERS, globalMiddlewares });
 }
 
 /**
@@ -30,8 +30,8 @@ export function buildSchema(
  */
 export async function createApp(config: Config, logger: Logger, models = new ModelHost()): Promise<App> {
   const protection = createProtection(config, logger);
-  const schema = await buildSchema(config, protection.globalMiddlewares);
-  const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  const schema = await buildSchema(protection.globalMiddlewares);
+  const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
   return App.create({
     config,
@@ -41,7 +41,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
     protection,
     metrics,
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
-    consoleDir: config.serveConsole ? defaultConsoleDir() : undefined,
+    consoleDir: config.server.serveConsole ? defaultConsoleDir() : undefined,
   });
 }
 
@@ -49,13 +49,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
 export function loadModel(config: Config, logger: Logger, models: ModelHost): Promise<InferenceService> {
   return models.load((hooks) =>
     InferenceService.create({
-      modelDir: config.modelDir,
-      device: config.inferenceDevice,
-      threads: config.inferenceThreads,
-      maxBatchSize: config.maxBatchSize,
-      maxBatchWaitMs: config.maxBatchWaitMs,
-      maxQueueRows: config.maxQueueRows,
-      maxQueueWaitMs: config.maxQueueWaitMs,
+      ...config.inference,
       hooks,
       onRunError: (err) => logger.error({ err }, 'inference run failed'),
     }),

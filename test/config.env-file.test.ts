@@ -29,9 +29,9 @@ describe('loadEnvFile', () => {
     assert.equal(loadEnvFile(env, dir), path.join(dir, '.env'));
     assert.deepEqual(env, { PORT: '4321', RATE_LIMIT_WINDOW: '1h', LOG_LEVEL: 'warn' });
     const config = loadConfig(env);
-    assert.equal(config.port, 4321);
-    assert.equal(config.rateLimit.windowMs, 3_600_000);
-    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.server.port, 4321);
+    assert.equal(config.protection.rateLimit.windowMs, 3_600_000);
+    assert.equal(config.observability.logLevel, 'warn');
   });
 
   it('lets variables already in the environment win, even empty ones', () => {
@@ -69,8 +69,8 @@ describe('loadEnvFile', () => {
 
 describe('LOG_PRETTY', () => {
   it('is off by default and refused outside development (pino-pretty is a development dependency)', () => {
-    assert.equal(loadConfig({}).logPretty, false);
-    assert.equal(loadConfig({ LOG_PRETTY: 'true' }).logPretty, true);
+    assert.equal(loadConfig({}).observability.logPretty, false);
+    assert.equal(loadConfig({ LOG_PRETTY: 'true' }).observability.logPretty, true);
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', LOG_PRETTY: 'true' }),
       (err: unknown) => err instanceof ConfigError && err.variable === 'LOG_PRETTY' && /NODE_ENV=production/.test(err.message),

@@ -22,34 +22,34 @@ describe('loadConfig', () => {
   it('has documented defaults for an empty environment', () => {
     const c = loadConfig({});
     assert.equal(c.nodeEnv, 'development');
-    assert.equal(c.port, 4000);
-    assert.equal(c.inferenceDevice, 'auto');
-    assert.equal(c.maxBatchSize, 1024);
-    assert.equal(c.maxBatchWaitMs, 0);
-    assert.equal(c.maxBatchRows, 1000);
-    assert.equal(c.maxQueueRows, 20000);
-    assert.equal(c.rateLimit.max, 100);
-    assert.equal(c.rateLimit.windowMs, 15 * 60_000);
-    assert.equal(c.rateLimit.rowsMax, 100_000);
-    assert.equal(c.rateLimit.failMode, 'memory');
-    assert.equal(c.trustProxy, false);
-    assert.deepEqual(c.requestLimit, { max: 600, windowMs: 60_000, window: '1m' });
-    assert.equal(c.maxQueryTokens, 25_000);
-    assert.equal(c.maxEventLoopDelayMs, 1_000);
-    assert.equal(c.compressionThresholdBytes, 1_024);
-    assert.equal(c.introspection, true);
-    assert.equal(c.landingPage, true);
-    assert.ok(c.modelDir.endsWith('models'));
+    assert.equal(c.server.port, 4000);
+    assert.equal(c.inference.device, 'auto');
+    assert.equal(c.inference.maxBatchSize, 1024);
+    assert.equal(c.inference.maxBatchWaitMs, 0);
+    assert.equal(c.limits.maxBatchRows, 1000);
+    assert.equal(c.inference.maxQueueRows, 20000);
+    assert.equal(c.protection.rateLimit.max, 100);
+    assert.equal(c.protection.rateLimit.windowMs, 15 * 60_000);
+    assert.equal(c.protection.rateLimit.rowsMax, 100_000);
+    assert.equal(c.protection.rateLimit.failMode, 'memory');
+    assert.equal(c.server.trustProxy, false);
+    assert.deepEqual(c.protection.requestLimit, { max: 600, windowMs: 60_000, window: '1m' });
+    assert.equal(c.limits.maxQueryTokens, 25_000);
+    assert.equal(c.protection.maxEventLoopDelayMs, 1_000);
+    assert.equal(c.server.compressionThresholdBytes, 1_024);
+    assert.equal(c.server.introspection, true);
+    assert.equal(c.server.landingPage, true);
+    assert.ok(c.inference.modelDir.endsWith('models'));
   });
 
   it('turns introspection, the landing page and the console off in production', () => {
     const c = loadConfig({ NODE_ENV: 'production' });
     assert.equal(c.production, true);
-    assert.equal(c.introspection, false);
-    assert.equal(c.landingPage, false);
-    assert.equal(c.serveConsole, false);
-    assert.deepEqual(c.corsOrigins, []);
-    assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection, true);
+    assert.equal(c.server.introspection, false);
+    assert.equal(c.server.landingPage, false);
+    assert.equal(c.server.serveConsole, false);
+    assert.deepEqual(c.server.corsOrigins, []);
+    assert.equal(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).server.introspection, true);
   });
 
   it('names the variable that is wrong', () => {
@@ -86,22 +86,22 @@ describe('loadConfig', () => {
       API_KEYS: 'A'.repeat(64),
       RATE_LIMIT_WINDOW: '1h',
     });
-    assert.equal(c.port, 0);
-    assert.equal(c.maxBatchSize, 64);
-    assert.equal(c.maxBatchWaitMs, 2);
-    assert.deepEqual(c.corsOrigins, ['https://a.example.com', 'http://localhost:5173']);
-    assert.deepEqual(c.apiKeys.hashes, ['a'.repeat(64)]);
-    assert.equal(c.rateLimit.windowMs, 3_600_000);
+    assert.equal(c.server.port, 0);
+    assert.equal(c.inference.maxBatchSize, 64);
+    assert.equal(c.inference.maxBatchWaitMs, 2);
+    assert.deepEqual(c.server.corsOrigins, ['https://a.example.com', 'http://localhost:5173']);
+    assert.deepEqual(c.protection.apiKeys.hashes, ['a'.repeat(64)]);
+    assert.equal(c.protection.rateLimit.windowMs, 3_600_000);
   });
 });
 
 describe('loadConfig: operations settings', () => {
   it('has documented defaults: metrics on the API port, no admin keys, 1 s queue wait, one worker', () => {
     const c = loadConfig({});
-    assert.deepEqual(c.metrics, { enabled: true, port: undefined });
-    assert.deepEqual(c.adminApiKeys, { hashes: [], file: undefined });
-    assert.equal(c.maxQueueWaitMs, 1_000);
-    assert.equal(c.workers, 1);
+    assert.deepEqual(c.observability.metrics, { enabled: true, port: undefined });
+    assert.deepEqual(c.protection.adminApiKeys, { hashes: [], file: undefined });
+    assert.equal(c.inference.maxQueueWaitMs, 1_000);
+    assert.equal(c.server.workers, 1);
   });
 
   it('reads METRICS_*, ADMIN_API_KEYS(_FILE), MAX_QUEUE_WAIT_MS and WORKERS', () => {
@@ -116,13 +116,17 @@ describe('loadConfig: operations settings', () => {
       MAX_QUEUE_WAIT_MS: '250',
       WORKERS: '3',
     });
-    assert.deepEqual(c.metrics, { enabled: false, port: 9464 });
-    assert.deepEqual(c.adminApiKeys, { hashes: ['c'.repeat(64), 'b'.repeat(64)], file });
-    assert.deepEqual(c.apiKeys.hashes, [], 'admin keys do not turn API keys on');
-    assert.equal(c.maxQueueWaitMs, 250);
-    assert.equal(c.workers, 3);
-    assert.equal(loadConfig({ PORT: '9000', METRICS_PORT: '9000' }).metrics.port, undefined, 'the same port is the API listener');
-    assert.equal(loadConfig({ WORKERS: 'auto' }).workers, os.availableParallelism());
+    assert.deepEqual(c.observability.metrics, { enabled: false, port: 9464 });
+    assert.deepEqual(c.protection.adminApiKeys, { hashes: ['c'.repeat(64), 'b'.repeat(64)], file });
+    assert.deepEqual(c.protection.apiKeys.hashes, [], 'admin keys do not turn API keys on');
+    assert.equal(c.inference.maxQueueWaitMs, 250);
+    assert.equal(c.server.workers, 3);
+    assert.equal(
+      loadConfig({ PORT: '9000', METRICS_PORT: '9000' }).observability.metrics.port,
+      undefined,
+      'the same port is the API listener',
+    );
+    assert.equal(loadConfig({ WORKERS: 'auto' }).server.workers, os.availableParallelism());
   });
 
   it('names the operations variable that is wrong', () => {

@@ -203,14 +203,14 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
       assert.deepEqual(unknown, [], `${overlay} overlay sets variables src/config.ts never reads: ${unknown.join(', ')}`);
       const config = loadConfig(r.env);
       assert.equal(config.production, true, `${overlay}: NODE_ENV=production`);
-      assert.equal(config.rateLimit.redisUrl !== undefined, true, `${overlay}: replicas share the budget through Redis`);
+      assert.equal(config.protection.rateLimit.redisUrl !== undefined, true, `${overlay}: replicas share the budget through Redis`);
     }
   });
 
   it('listen on the port the config module uses, and the Service and probes point at it', () => {
     for (const r of [cpu, gpu]) {
-      const port = loadConfig(r.env).port;
-      assert.equal(port, DEFAULTS.port, 'the ConfigMap keeps the default PORT');
+      const port = loadConfig(r.env).server.port;
+      assert.equal(port, DEFAULTS.server.port, 'the ConfigMap keeps the default PORT');
       const http = r.container.ports.find((p: any) => p.name === 'http');
       assert.equal(http.containerPort, port);
       for (const probe of [r.container.readinessProbe, r.container.livenessProbe]) {
@@ -236,7 +236,7 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
       const command: string[] = preStop.exec?.command ?? [];
       const pauseSeconds = preStop.sleep?.seconds ?? (command[0] === 'sleep' ? Number(command[1]) : NaN);
       assert.ok(pauseSeconds > 0, `preStop pause: ${JSON.stringify(preStop)}`);
-      const shutdownMs = loadConfig(r.env).shutdownTimeoutMs;
+      const shutdownMs = loadConfig(r.env).server.shutdownTimeoutMs;
       assert.ok(
         pod.terminationGracePeriodSeconds * 1000 > pauseSeconds * 1000 + shutdownMs,
         `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} <= preStop ${pauseSeconds} s + SHUTDOWN_TIMEOUT_MS ${shutdownMs}`,
@@ -293,7 +293,7 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
   it('gpu asks for one GPU, the CUDA image and INFERENCE_DEVICE=cuda; cpu asks for none', () => {
     assert.equal(String(gpu.container.resources.limits['nvidia.com/gpu']), '1');
     assert.equal(gpu.env.INFERENCE_DEVICE, 'cuda');
-    assert.equal(loadConfig(gpu.env).inferenceDevice, 'cuda');
+    assert.equal(loadConfig(gpu.env).inference.device, 'cuda');
     assert.match(gpu.container.image, /cuda/);
     assert.equal(cpu.container.resources.limits['nvidia.com/gpu'], undefined);
     assert.equal(cpu.env.INFERENCE_DEVICE, 'cpu');
@@ -375,7 +375,10 @@ describe('deploy/compose.yaml and deploy/nginx.conf', () => {
       assert.equal(config.production, true);
       assert.equal(env.TRUST_PROXY, '1');
       assert.equal(new URL(env.RATE_LIMIT_REDIS_URL).hostname, 'redis', 'the Redis service by name');
-      assert.ok(durationMs(compose.services[name].stop_grace_period) > config.shutdownTimeoutMs, 'stop_grace_period > SHUTDOWN_TIMEOUT_MS');
+      assert.ok(
+        durationMs(compose.services[name].stop_grace_period) > config.server.shutdownTimeoutMs,
+        'stop_grace_period > SHUTDOWN_TIMEOUT_MS',
+      );
       assert.ok(compose.services[name].read_only, 'read-only root filesystem');
     }
   });
@@ -385,7 +388,7 @@ describe('deploy/compose.yaml and deploy/nginx.conf', () => {
     const servers = [...upstream.matchAll(/^\s*server ([^\s;]+)/gm)].map((m) => m[1]).sort();
     assert.deepEqual(
       servers,
-      apis.map((name) => `${name}:${loadConfig(compose.services[name].environment).port}`),
+      apis.map((name) => `${name}:${loadConfig(compose.services[name].environment).server.port}`),
     );
     assert.match(nginx, /proxy_pass http:\/\/api;/);
     assert.match(nginx, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
@@ -393,7 +396,7 @@ describe('deploy/compose.yaml and deploy/nginx.conf', () => {
     // non_idempotent a request on a keep-alive connection the draining replica closed gets a 502).
     assert.match(nginx, /proxy_next_upstream error http_502 http_503 non_idempotent;/);
     const bodyCap = /client_max_body_size (\d+)m;/.exec(nginx);
-    assert.ok(bodyCap && Number(bodyCap[1]) * 1_048_576 > DEFAULTS.bodyLimitBytes, 'the API, not nginx, answers oversized bodies');
+    assert.ok(bodyCap && Number(bodyCap[1]) * 1_048_576 > DEFAULTS.limits.bodyLimitBytes, 'the API, not nginx, answers oversized bodies');
   });
 });
 
@@ -405,7 +408,7 @@ describe('Dockerfiles and the systemd unit', () => {
     for (const file of ['deploy/Dockerfile', 'deploy/Dockerfile.cuda']) {
       const text = read(file);
       assertKnown(envNames(text), file);
-      assert.match(text, new RegExp(`^EXPOSE ${DEFAULTS.port}$`, 'm'), file);
+      assert.match(text, new RegExp(`^EXPOSE ${DEFAULTS.server.port}$`, 'm'), file);
       assert.match(text, /^HEALTHCHECK .*\/readyz/m, file);
       assert.match(text, /^USER [1-9]\d*:[1-9]\d*$/m, file);
       assert.match(text, /^ARG NODE_IMAGE=node:\d+-[a-z]+-slim$/m, file);
@@ -423,6 +426,6 @@ describe('Dockerfiles and the systemd unit', () => {
       'the systemd unit',
     );
     const stop = /^TimeoutStopSec=(\d+)$/m.exec(unit);
-    assert.ok(stop && Number(stop[1]) * 1000 > DEFAULTS.shutdownTimeoutMs);
+    assert.ok(stop && Number(stop[1]) * 1000 > DEFAULTS.server.shutdownTimeoutMs);
   });
 });

@@ -18,9 +18,9 @@ describe('edge: under attack', () => {
       RATE_LIMIT_ROWS_MAX: '100000000',
     });
     try {
-      const doc = attackDocument(s.config.bodyLimitBytes);
-      assert.ok(doc.length > 0.99 * s.config.bodyLimitBytes && doc.length <= s.config.bodyLimitBytes);
-      const r = await underAttack(s.port, s.config.bodyLimitBytes, 3);
+      const doc = attackDocument(s.config.limits.bodyLimitBytes);
+      assert.ok(doc.length > 0.99 * s.config.limits.bodyLimitBytes && doc.length <= s.config.limits.bodyLimitBytes);
+      const r = await underAttack(s.port, s.config.limits.bodyLimitBytes, 3);
       // Every attacking document was refused by the token limit, before graphql-js's validation.
       assert.ok(r.attackers.requests > 10);
       assert.deepEqual(Object.keys(r.attackers.byStatus), ['400 QUERY_TOO_COMPLEX']);

@@ -272,9 +272,9 @@ describe('edge: landing page and schema', () => {
 describe('edge: configuration', () => {
   it('refuses TRUST_PROXY=true (exit 2 at start) and says what to use', () => {
     assert.throws(() => loadConfig({ TRUST_PROXY: 'true' }), /TRUST_PROXY.*number of proxies/);
-    assert.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1);
-    assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
-    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1']);
+    assert.equal(loadConfig({ TRUST_PROXY: '1' }).server.trustProxy, 1);
+    assert.equal(loadConfig({ TRUST_PROXY: 'false' }).server.trustProxy, false);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).server.trustProxy, ['10.0.0.0/8', '127.0.0.1']);
     assert.throws(() => loadConfig({ TRUST_PROXY: 'proxy.example.com' }), /TRUST_PROXY/);
   });
 });

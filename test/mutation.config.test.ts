@@ -4,5 +4,5 @@ import { it } from 'node:test';
 import { loadConfig } from '../src/config';
 
 it('INFERENCE_DEVICE accepts each of auto, cpu and cuda', () => {
-  for (const device of ['auto', 'cpu', 'cuda']) assert.equal(loadConfig({ INFERENCE_DEVICE: device }).inferenceDevice, device);
+  for (const device of ['auto', 'cpu', 'cuda']) assert.equal(loadConfig({ INFERENCE_DEVICE: device }).inference.device, device);
 });

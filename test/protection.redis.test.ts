@@ -143,7 +143,7 @@ describe('rate limit: Redis store', { skip }, () => {
   it('fail memory (the default): limits per process while Redis is down, under traffic, and returns to Redis when it is back', async () => {
     const s = await startServer({ RATE_LIMIT_REDIS_URL: redis.url, RATE_LIMIT_MAX: '5', RATE_LIMIT_REDIS_PREFIX: 'memory:' });
     try {
-      assert.equal(s.config.rateLimit.failMode, 'memory');
+      assert.equal(s.config.protection.rateLimit.failMode, 'memory');
       await until('connected', () => s.logs.lines.some((l) => l.msg === 'rate limit store connected'));
       const traffic = { stop: false, statuses: [] as number[] };
       const background = (async () => {

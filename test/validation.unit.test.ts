@@ -96,7 +96,7 @@ describe('SensorReadingInput bounds, each field from both sides', () => {
   });
 
   it('the schema states the bounds the validator enforces (committed schema.graphql)', async () => {
-    const schema = await buildAppSchemaFor({ maxBatchRows: 1_000 });
+    const schema = await buildAppSchemaFor();
     const printed = printType(lexicographicSortSchema(schema).getType('SensorReadingInput') as GraphQLInputObjectType);
     const committed = readFileSync('schema.graphql', 'utf8');
     assert.ok(committed.includes(printed), `schema.graphql lacks:\n${printed}`);

@@ -30,12 +30,13 @@ export interface Protection {
  * optional API keys (edge guard), static query limits (checked before validation). One limiter per
  * App: its store is closed when Apollo stops.
  */
-export function createProtection(config: Config, logger: Logger): Protection {
-  const limiter = config.rateLimit.enabled ? new RateLimiter(config, logger) : undefined;
+export function createProtection(config: Pick<Config, 'protection' | 'limits'>, logger: Logger): Protection {
+  const { rateLimit, apiKeys, adminApiKeys } = config.protection;
+  const limiter = rateLimit.enabled ? new RateLimiter(config, logger) : undefined;
   // When keys are required, admin keys (ADMIN_API_KEYS) are keys too.
-  const hashes = new Set(config.apiKeys.hashes.length > 0 ? [...config.apiKeys.hashes, ...config.adminApiKeys.hashes] : []);
-  const gate = new QueryLimitGate(config);
-  if (!config.rateLimit.enabled) logger.warn('rate limiting is off (RATE_LIMIT_ENABLED=false)');
+  const hashes = new Set(apiKeys.hashes.length > 0 ? [...apiKeys.hashes, ...adminApiKeys.hashes] : []);
+  const gate = new QueryLimitGate(config.limits);
+  if (!rateLimit.enabled) logger.warn('rate limiting is off (RATE_LIMIT_ENABLED=false)');
   return {
     limiter,
     guard: hashes.size > 0 ? apiKeyGuard(hashes) : undefined,

@@ -11,7 +11,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
-import type { Config } from '../config';
+import type { LimitsConfig } from '../config';
 import { HttpError, queryTooComplex, type ErrorCode } from '../errors';
 
 /**
@@ -98,7 +98,7 @@ export function measureDocument(document: DocumentNode): Array<Omit<Measure, 'fi
   return out;
 }
 
-export type QueryLimits = Pick<Config, 'maxQueryDepth' | 'maxQueryCost' | 'maxAliases' | 'maxRootFields'>;
+export type QueryLimits = Pick<LimitsConfig, 'maxQueryDepth' | 'maxQueryCost' | 'maxAliases' | 'maxRootFields'>;
 
 /** The first limit a document breaks, as QUERY_TOO_COMPLEX (400), or undefined when it is within all of them. */
 export function checkQueryLimits(document: DocumentNode, config: QueryLimits): GraphQLError | undefined {
@@ -171,7 +171,7 @@ export class QueryLimitGate {
    *   heap by a megabyte each. A document over a quarter of this is checked every time instead.
    */
   constructor(
-    private readonly config: QueryLimits & Pick<Config, 'maxQueryTokens'>,
+    private readonly config: QueryLimits & Pick<LimitsConfig, 'maxQueryTokens'>,
     private readonly remember = 1_000,
     private readonly rememberChars = 4 * 1024 * 1024,
   ) {}

@@ -110,13 +110,13 @@ export class RateLimiter {
   private lastFailLog = 0;
 
   constructor(
-    private readonly config: Pick<Config, 'rateLimit' | 'requestLimit' | 'maxBatchRows'>,
+    private readonly config: Pick<Config, 'protection' | 'limits'>,
     private readonly logger: Logger,
     store?: RateLimitStore,
   ) {
-    const rl = config.rateLimit;
+    const { rateLimit: rl, requestLimit } = config.protection;
     this.limits = { maxOps: rl.max, maxRows: rl.rowsMax, windowMs: rl.windowMs };
-    this.requestLimits = { maxOps: config.requestLimit.max, maxRows: NO_ROW_LIMIT, windowMs: config.requestLimit.windowMs };
+    this.requestLimits = { maxOps: requestLimit.max, maxRows: NO_ROW_LIMIT, windowMs: requestLimit.windowMs };
     // The memory store relies on every window in one Map having the same length: one Map per budget family.
     this.memory = {
       budgets: new MemoryRateLimitStore(rl.memoryMaxKeys),
@@ -153,11 +153,11 @@ export class RateLimiter {
     throw new HttpError(
       429,
       ErrorCode.RATE_LIMITED,
-      `Rate limit exceeded: ${limits.maxOps} requests per ${this.config.requestLimit.window}; retry after ${retryAfter} s`,
+      `Rate limit exceeded: ${limits.maxOps} requests per ${this.config.protection.requestLimit.window}; retry after ${retryAfter} s`,
       {
         budget: 'requests',
         limit: limits.maxOps,
-        window: this.config.requestLimit.window,
+        window: this.config.protection.requestLimit.window,
         windowSeconds,
         retryAfter,
         resetAt: new Date(resetAt).toISOString(),
@@ -197,7 +197,7 @@ export class RateLimiter {
     throw rateLimited({
       budget: rows ? 'rows' : 'operations',
       limit: rows ? this.limits.maxRows : this.limits.maxOps,
-      window: this.config.rateLimit.window,
+      window: this.config.protection.rateLimit.window,
       windowSeconds,
       retryAfter: Math.max(1, Math.ceil((resetAt - now) / 1000)),
       resetAt: new Date(resetAt).toISOString(),
@@ -225,7 +225,7 @@ export class RateLimiter {
       return await primary.reserve(id, cost, limits);
     } catch (err) {
       this.logStoreFailure(err);
-      switch (this.config.rateLimit.failMode) {
+      switch (this.config.protection.rateLimit.failMode) {
         case 'memory':
           return this.memory[family].reserve(id, cost, limits);
         case 'open':
@@ -251,7 +251,7 @@ export class RateLimiter {
       return { store: this.store.kind, limits: this.limits, available: true, ...budgets, requests: { ...requestsBase, ...requests } };
     } catch (err) {
       this.logStoreFailure(err);
-      const fallback = this.config.rateLimit.failMode === 'memory';
+      const fallback = this.config.protection.rateLimit.failMode === 'memory';
       const zero = { opsUsed: 0, rowsUsed: 0, resetAt: undefined };
       return {
         store: this.store.kind,
@@ -268,7 +268,7 @@ export class RateLimiter {
     const now = Date.now();
     if (now - this.lastFailLog < 10_000) return;
     this.lastFailLog = now;
-    const mode = this.config.rateLimit.failMode;
+    const mode = this.config.protection.rateLimit.failMode;
     this.logger.warn(
       { store: this.store.kind, failMode: mode, reason: (err as Error)?.message },
       mode === 'memory'
@@ -289,7 +289,7 @@ export class RateLimiter {
    * the context for the RateLimit response headers.
    */
   middleware(): MiddlewareFn<AppContext> {
-    const maxBatchRows = this.config.maxBatchRows;
+    const maxBatchRows = this.config.limits.maxBatchRows;
     return async ({ args, context, info }, next) => {
       const cost = costOf(info, args, maxBatchRows);
       if (cost !== undefined) {

@@ -35,7 +35,7 @@ export class ModelResolver {
       'Admin key only (ADMIN_API_KEYS): loads MODEL_DIR again, checks it (manifest, file hash, a first run, golden outputs) and switches to it without dropping requests; calls already queued finish on the old model. Answers the model now serving; MODEL_RELOAD_FAILED (old model kept) when a check fails, FORBIDDEN without an admin key.',
   })
   async reloadModel(@Ctx() ctx: AppContext): Promise<ModelInfo> {
-    const admins = ctx.config.adminApiKeys.hashes;
+    const admins = ctx.config.protection.adminApiKeys.hashes;
     if (admins.length === 0) throw forbidden('reloadModel is disabled: no admin keys are configured (ADMIN_API_KEYS)');
     if (ctx.apiKeyHash === undefined || !admins.includes(ctx.apiKeyHash)) throw forbidden('reloadModel needs an admin API key');
     try {
@@ -83,10 +83,10 @@ function describeModel(ctx: AppContext, service: InferenceService): ModelInfo {
     device: service.device,
     availableProviders: InferenceService.availableProviders(),
     batching: {
-      maxBatchSize: ctx.config.maxBatchSize,
-      maxBatchWaitMs: ctx.config.maxBatchWaitMs,
-      maxQueueRows: ctx.config.maxQueueRows,
-      maxBatchRows: ctx.config.maxBatchRows,
+      maxBatchSize: ctx.config.inference.maxBatchSize,
+      maxBatchWaitMs: ctx.config.inference.maxBatchWaitMs,
+      maxQueueRows: ctx.config.inference.maxQueueRows,
+      maxBatchRows: ctx.config.limits.maxBatchRows,
       queuedRows: stats.queuedRows,
       runs: stats.runs,
       rows: stats.rows,

@@ -10,11 +10,11 @@ import { RateLimit } from '../schema/rate-limit.type';
 export class RateLimitResolver {
   @Query(() => RateLimit, { description: "The caller's rate-limit budgets and when they reset; costs no budget." })
   async rateLimit(@Ctx() ctx: AppContext): Promise<RateLimit> {
-    const { limiter, clientId, config } = ctx;
+    const { limiter, clientId } = ctx;
+    const { rateLimit: rl, requestLimit } = ctx.config.protection;
     const identifiedBy = clientId.startsWith('key:') ? 'apiKey' : 'ip';
-    const rl = config.rateLimit;
     const windowSeconds = Math.round(rl.windowMs / 1000);
-    const requestsWindowSeconds = Math.round(config.requestLimit.windowMs / 1000);
+    const requestsWindowSeconds = Math.round(requestLimit.windowMs / 1000);
     if (limiter === undefined) {
       return {
         enabled: false,
@@ -29,9 +29,9 @@ export class RateLimitResolver {
         rowsRemaining: rl.rowsMax,
         windowSeconds,
         resetAt: null,
-        requestsLimit: config.requestLimit.max,
+        requestsLimit: requestLimit.max,
         requestsUsed: 0,
-        requestsRemaining: config.requestLimit.max,
+        requestsRemaining: requestLimit.max,
         requestsWindowSeconds,
         requestsResetAt: null,
       };

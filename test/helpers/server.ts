@@ -15,7 +15,7 @@ export class LogCapture {
   readonly lines: Array<Record<string, unknown>> = [];
   readonly raw: string[] = [];
   readonly logger: Logger;
-  constructor(level: Config['logLevel'] = 'info') {
+  constructor(level: Config['observability']['logLevel'] = 'info') {
     const sink = new Writable({
       write: (chunk, _enc, cb) => {
         for (const line of String(chunk).split('\n').filter(Boolean)) {
@@ -74,7 +74,7 @@ export async function startServer(env: Record<string, string> = {}, opts: { load
     MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env,
   });
-  const logs = new LogCapture(config.logLevel);
+  const logs = new LogCapture(config.observability.logLevel);
   const models = new ModelHost();
   const app = await createApp(config, logs.logger, models);
   if (opts.load !== false) await loadModel(config, logs.logger, models);
