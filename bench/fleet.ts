@@ -184,9 +184,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         MODEL_DIR: path.resolve(process.env.MODEL_DIR ?? path.join(ROOT, 'models')),
         INFERENCE_DEVICE: 'cpu',
         RATE_LIMIT_REDIS_URL: redisUrl,
-        // One proxy hop (nginx) in front. TODO(integrator): config.ts reads TRUST_PROXY as a boolean at the
-        // time of writing, where "1" means true (first X-Forwarded-For entry); with hop counts it means the
-        // entry nginx appends. With no client-sent X-Forwarded-For both name the same address.
+        // One proxy hop (nginx) in front: the client is the address nginx appends to X-Forwarded-For.
         TRUST_PROXY: '1',
         ...options.env,
       };
