@@ -189,7 +189,11 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         ...options.env,
       };
       // The temp folder as working directory: a developer's .env in the checkout must not leak into the fleet.
-      const child = spawn(process.execPath, ['--max-semi-space-size=8', MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--max-semi-space-size=8', '--max-old-space-size=384', MAIN], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       children.push(child);
       const replica: Replica = { index, port, child, output: [] };
       capture(child, replica.output, `api-${index + 1}`, echo);

@@ -81,24 +81,28 @@ function readyz(port: number): Promise<number> {
 async function startServer(device: Device): Promise<{ port: number; child: ChildProcess; output: string[] }> {
   const port = await freePort();
   const output: string[] = [];
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', path.join(ROOT, 'dist', 'src', 'main.js')], {
-    // Not the checkout: a developer's .env must not change what is measured.
-    cwd: os.tmpdir(),
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      ...(process.env.LD_LIBRARY_PATH ? { LD_LIBRARY_PATH: process.env.LD_LIBRARY_PATH } : {}),
-      ...(process.env.CUDA_VISIBLE_DEVICES ? { CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES } : {}),
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      MODEL_DIR,
-      INFERENCE_DEVICE: device,
-      // A throughput measurement, not a protection test: the benchmark's setting.
-      RATE_LIMIT_ENABLED: 'false',
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=8', '--max-old-space-size=384', path.join(ROOT, 'dist', 'src', 'main.js')],
+    {
+      // Not the checkout: a developer's .env must not change what is measured.
+      cwd: os.tmpdir(),
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        ...(process.env.LD_LIBRARY_PATH ? { LD_LIBRARY_PATH: process.env.LD_LIBRARY_PATH } : {}),
+        ...(process.env.CUDA_VISIBLE_DEVICES ? { CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES } : {}),
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        MODEL_DIR,
+        INFERENCE_DEVICE: device,
+        // A throughput measurement, not a protection test: the benchmark's setting.
+        RATE_LIMIT_ENABLED: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
   const deadline = Date.now() + 90_000;

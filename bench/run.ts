@@ -125,7 +125,7 @@ function freePort(): Promise<number> {
  * V8 young-generation cap for the server: the default 16 MB semi-spaces let 1,000-row batches push RSS
  * past 250 MB (265 MB measured); 8 MB gave 243 MB at the same throughput (bench --only batch-1000).
  */
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'];
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=384'];
 
 async function startApi(name: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();

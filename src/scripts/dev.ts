@@ -27,7 +27,13 @@ const compiler = spawn(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.j
 // a signal on while it is restarting the server, so stopping signals the whole group.
 const server = spawn(
   process.execPath,
-  [...watchPaths, '--watch-preserve-output', '--max-semi-space-size=8', path.join(root, 'dist', 'src', 'main.js')],
+  [
+    ...watchPaths,
+    '--watch-preserve-output',
+    '--max-semi-space-size=8',
+    '--max-old-space-size=384',
+    path.join(root, 'dist', 'src', 'main.js'),
+  ],
   { stdio: 'inherit', env, detached: true },
 );
 
