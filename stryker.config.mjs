@@ -23,8 +23,14 @@ const groups = {
     tests: ['dist/test/validation.unit.test.js', 'dist/test/validation-fastpath.unit.test.js', 'dist/test/reading-validator.test.js'],
   },
   limits: {
-    mutate: ['src/protection/store.ts', 'src/protection/rate-limiter.ts', 'src/protection/query-limits.ts', 'src/protection/api-keys.ts'],
-    tests: ['dist/test/protection.unit.test.js', 'dist/test/mutation.protection.test.js'],
+    mutate: [
+      'src/protection/store.ts',
+      'src/protection/rate-limiter.ts',
+      'src/protection/query-limits.ts',
+      'src/protection/api-keys.ts',
+      'src/resolvers/rate-limit.resolver.ts',
+    ],
+    tests: ['dist/test/protection.unit.test.js', 'dist/test/mutation.protection.test.js', 'dist/test/rate-limiter.unit.test.js'],
   },
   // CI's bounded subset: the limits group's modules that meet the 85 % floor on the merged code (2026-12-01).
   guards: {
