@@ -42,13 +42,13 @@ const groups = {
     tests: ['dist/test/redis-store.unit.test.js', 'dist/test/mutation.redis-store.test.js'],
   },
   config: {
-    mutate: ['src/config.ts', 'src/errors.ts'],
-    tests: [
-      'dist/test/config.unit.test.js',
-      'dist/test/errors.unit.test.js',
-      'dist/test/config.test.js',
-      'dist/test/mutation.config.test.js',
-    ],
+    mutate: ['src/config.ts'],
+    tests: ['dist/test/config.unit.test.js', 'dist/test/config.test.js', 'dist/test/mutation.config.test.js'],
+  },
+  // The error boundary: the catalogue, the formatter, and the coercion errors read back into violations.
+  errors: {
+    mutate: ['src/errors.ts', 'src/coercion-errors.ts'],
+    tests: ['dist/test/errors.unit.test.js', 'dist/test/errors.boundary.unit.test.js', 'dist/test/coercion-errors.unit.test.js'],
   },
 };
 
