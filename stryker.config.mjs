@@ -50,6 +50,11 @@ const groups = {
     mutate: ['src/errors.ts', 'src/coercion-errors.ts'],
     tests: ['dist/test/errors.unit.test.js', 'dist/test/errors.boundary.unit.test.js', 'dist/test/coercion-errors.unit.test.js'],
   },
+  // The HTTP edge: client identity, CORS origins, RateLimit headers, body decoding and parsing, content types, edge errors.
+  edge: {
+    mutate: ['src/http/client-identity.ts', 'src/http/cors.ts', 'src/http/body.ts', 'src/http/rate-limit-headers.ts', 'src/http/errors.ts'],
+    tests: ['dist/test/edge.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

@@ -26,6 +26,7 @@ import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/bo
 import { BulkLane, LARGE_BODY_BYTES } from './http/bulk-lane';
 import { identify } from './http/client-identity';
 import { registerConsole } from './http/console';
+import { corsOriginRule } from './http/cors';
 import { errorPayload, errorReply, toHttpError } from './http/errors';
 import { landingPagePlugin } from './http/landing-page';
 import { rateLimitHeaders } from './http/rate-limit-headers';
@@ -290,8 +291,7 @@ export class App {
     if (this.options.consoleDir !== undefined) await registerConsole(fastify, this.options.consoleDir);
 
     const landingHeaders = helmetHeaders(LANDING_PAGE_HELMET);
-    const corsOrigins = new Set(config.server.corsOrigins);
-    const allowAll = corsOrigins.has('*');
+    const allowOrigin = corsOriginRule(config.server.corsOrigins);
     const handler = fastifyApolloHandler<AppContext>(apollo, {
       context: async (request, reply) => {
         const edge = request.edge!;
@@ -314,7 +314,7 @@ export class App {
 
     await fastify.register(async (graphql) => {
       await graphql.register(fastifyCors, {
-        origin: (origin, cb) => cb(null, allowAll || (origin !== undefined && corsOrigins.has(origin))),
+        origin: (origin, cb) => cb(null, allowOrigin(origin)),
         methods: ['GET', 'POST', 'OPTIONS'],
         allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name'],
         maxAge: 600,
