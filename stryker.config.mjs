@@ -30,7 +30,12 @@ const groups = {
       'src/protection/api-keys.ts',
       'src/resolvers/rate-limit.resolver.ts',
     ],
-    tests: ['dist/test/protection.unit.test.js', 'dist/test/mutation.protection.test.js', 'dist/test/rate-limiter.unit.test.js'],
+    tests: [
+      'dist/test/protection.unit.test.js',
+      'dist/test/mutation.protection.test.js',
+      'dist/test/query-gate.unit.test.js',
+      'dist/test/rate-limiter.unit.test.js',
+    ],
   },
   redis: {
     mutate: ['src/protection/redis-store.ts'],
@@ -45,10 +50,18 @@ const groups = {
     mutate: ['src/errors.ts', 'src/coercion-errors.ts'],
     tests: ['dist/test/errors.unit.test.js', 'dist/test/errors.boundary.unit.test.js', 'dist/test/coercion-errors.unit.test.js'],
   },
-  // The HTTP edge: client identity, CORS origins, RateLimit headers, body decoding and parsing, content types, edge errors.
+  // The HTTP edge: client identity, CORS origins, RateLimit headers, body decoding and parsing (and the bulk lane
+  // large bodies go through), content types, edge errors.
   edge: {
-    mutate: ['src/http/client-identity.ts', 'src/http/cors.ts', 'src/http/body.ts', 'src/http/rate-limit-headers.ts', 'src/http/errors.ts'],
-    tests: ['dist/test/edge.unit.test.js'],
+    mutate: [
+      'src/http/client-identity.ts',
+      'src/http/cors.ts',
+      'src/http/body.ts',
+      'src/http/bulk-lane.ts',
+      'src/http/rate-limit-headers.ts',
+      'src/http/errors.ts',
+    ],
+    tests: ['dist/test/edge.unit.test.js', 'dist/test/bulk-lane.unit.test.js'],
   },
 };
 

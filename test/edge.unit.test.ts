@@ -3,8 +3,10 @@
 // Functions are called directly, or mounted on a bare Fastify instance wired as src/app.ts wires /graphql
 // (JSON parsers only, the decoding preParsing hook, the error handler) and driven with fastify.inject.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import fastifyCors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -167,9 +169,16 @@ describe('jsonBodyParser', () => {
     assert.deepEqual([parsed.err, (parsed.body as { query: string }).query.length], [null, LARGE_BODY_BYTES - 12]);
   });
 
-  it('a large body is refused in the lane for the same reasons', async () => {
+  it('a large body is refused in the lane for the same reasons, answered once', async () => {
     const badUtf8 = Buffer.concat([jsonOfLength(LARGE_BODY_BYTES), Buffer.from([0xff])]);
-    assert.equal((await parseLarge(badUtf8)).err?.message, 'Request body is not valid UTF-8');
+    const answers: Array<Error | null> = [];
+    jsonBodyParser(new BulkLane())({} as never, badUtf8, (err) => void answers.push(err));
+    for (let turns = 0; turns < 5; turns++) await nextTurn();
+    assert.deepEqual(
+      answers.map((e) => e?.message),
+      ['Request body is not valid UTF-8'],
+      'no JSON step after a refusal',
+    );
     const malformed = jsonOfLength(LARGE_BODY_BYTES).subarray(0, LARGE_BODY_BYTES);
     malformed[malformed.length - 1] = 0x20;
     const { err } = await parseLarge(malformed);
@@ -186,6 +195,24 @@ describe('jsonBodyParser', () => {
     });
     for (let turns = 0; calls.length < 2 && turns < 5; turns++) await nextTurn();
     assert.deepEqual(calls, [null, boom]);
+  });
+});
+
+describe('the bulk lane, as the edge builds it', () => {
+  it('by default a large step waits behind a small request in flight, for a while, not for ever', async () => {
+    const lane = new BulkLane();
+    const small = new EventEmitter() as unknown as ServerResponse;
+    lane.trackSmall(small);
+    let ran = false;
+    lane.run(
+      () => (ran = true),
+      (err) => assert.fail(String(err)),
+    );
+    await nextTurn();
+    await nextTurn();
+    assert.equal(ran, false, 'deferred behind the small request');
+    for (let waited = 0; !ran && waited < 2_000; waited += 10) await sleep(10);
+    assert.equal(ran, true, 'the default deadline (50 ms) lets it go ahead');
   });
 });
 
