@@ -11,9 +11,9 @@ start=$(date +%s)
 # A bounded subset in CI, gated at 85 % per module: the `limits` group (the in-memory store, the rate limiter
 # and the rateLimit resolver, query limits, API keys), the `errors` group (error catalogue and formatter,
 # coercion errors) and the `edge` group (client identity, CORS origins, RateLimit headers, body decoding and
-# parsing, edge errors). With the committed baselines and nothing changed it took 73 s here (--concurrency 1);
-# with no baseline about 27 (TESTING.md). The inference, validation, redis and config groups run with
-# `npm run test:mutation`; MUTATION_GROUP overrides the subset.
+# parsing, the bulk lane, edge errors). With the committed baselines and nothing changed it took 73-111 s
+# here (--concurrency 1); with no baseline about 15-27 minutes (TESTING.md). The inference, validation,
+# redis and config groups run with `npm run test:mutation`; MUTATION_GROUP overrides the subset.
 export MUTATION_GROUP="${MUTATION_GROUP:-limits,errors,edge}"
 timeout --signal=INT 600 npm run test:mutation -- --incremental "$@"
 echo "== mutation run: $(( $(date +%s) - start )) s"
