@@ -16,6 +16,8 @@ const groups = {
       'dist/test/inference-start.unit.test.js',
       'dist/test/batcher.test.js',
       'dist/test/batcher.unit.test.js',
+      'dist/test/batcher.queue.unit.test.js',
+      'dist/test/inference-service.unit.test.js',
     ],
   },
   validation: {
