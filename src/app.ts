@@ -112,7 +112,9 @@ export class App {
     readonly fastify: FastifyInstance,
     private readonly apollo: ApolloServer<AppContext>,
   ) {
-    this.bulk = new BulkLane({ maxLargeBytes: options.config.limits.largeBodiesMaxBytes });
+    const bulk = new BulkLane({ maxLargeBytes: options.config.limits.largeBodiesMaxBytes });
+    this.bulk = bulk;
+    options.metrics?.watchLargeBodies(() => bulk.largeBytesInFlight);
     fastify.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -345,6 +347,7 @@ export class App {
         protection.guard?.(identity);
         if (protection.limiter) request.edge.budgets.push(await protection.limiter.consumeRequest(identity.clientId));
         if (large > 0 && !this.bulk.admit(large, reply.raw)) {
+          this.options.metrics?.largeBodyRefusals.inc();
           throw new HttpError(
             503,
             ErrorCode.SERVER_BUSY,

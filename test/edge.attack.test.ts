@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { attackDocument, underAttack } from '../bench/edge';
+import { metricValue, scrape } from './helpers/metrics';
 import { rawPost, rawRequest } from './helpers/raw-http';
 import { startServer } from './helpers/server';
 import { until } from './helpers/wait';
@@ -54,6 +55,10 @@ describe('edge: large bodies in flight (LARGE_BODIES_MAX_BYTES)', () => {
         { code: 'SERVER_BUSY', limit: 200_000 },
       );
       assert.match(refused.json.errors[0].message, /LARGE_BODIES_MAX_BYTES/);
+      // An operator sees both in /metrics.
+      const metrics = await scrape(s.origin);
+      assert.equal(metricValue(metrics, 'pm_http_large_body_bytes'), 2 * body.length);
+      assert.equal(metricValue(metrics, 'pm_http_large_body_refusals_total'), 1);
       // A small request is not a large body: it is answered at once.
       const small = await s.gql('{ health { status } }');
       assert.equal(small.status, 200);

@@ -36,6 +36,8 @@ describe('GET /metrics', () => {
       pm_inference_batch_rows: 'histogram',
       pm_inference_run_duration_seconds: 'histogram',
       pm_inference_queue_rows: 'gauge',
+      pm_http_large_body_bytes: 'gauge',
+      pm_http_large_body_refusals_total: 'counter',
       pm_inference_queue_wait_seconds: 'histogram',
       pm_rate_limit_refusals_total: 'counter',
       pm_model_info: 'gauge',

@@ -42,6 +42,10 @@ export class Metrics {
   readonly modelInfo: Gauge<'version' | 'device'>;
   readonly modelReloads: Counter<'outcome'>;
   readonly droppedRows: Counter<'reason'>;
+  readonly largeBodyBytes: Gauge;
+  readonly largeBodyRefusals: Counter;
+  /** Reads the bytes of large bodies in flight when scraped (the App's bulk lane). */
+  private largeBodiesInFlight: () => number = () => 0;
   /** In a cluster worker: answers /metrics with every worker's series (see src/cluster.ts). */
   private aggregate: (() => Promise<string>) | undefined;
 
@@ -107,6 +111,20 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
+    const inFlight = () => this.largeBodiesInFlight();
+    this.largeBodyBytes = new Gauge({
+      name: 'pm_http_large_body_bytes',
+      help: 'Bytes of large request bodies (64 KiB and more) admitted and not yet answered; the limit is LARGE_BODIES_MAX_BYTES.',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
+    });
+    this.largeBodyRefusals = new Counter({
+      name: 'pm_http_large_body_refusals_total',
+      help: 'Large request bodies refused with 503 because LARGE_BODIES_MAX_BYTES were already in flight.',
+      registers,
+    });
     // Known label values start at 0, so a rate() over them works before the first event.
     for (const budget of RATE_LIMIT_BUDGETS) this.rateLimitRefusals.inc({ budget }, 0);
     for (const reason of DROP_REASONS) this.droppedRows.inc({ reason }, 0);
@@ -147,6 +165,11 @@ export class Metrics {
   recordOperation(rootField: string, outcome: string, seconds: number): void {
     this.operations.inc({ root_field: rootField, outcome });
     this.operationDuration.observe({ root_field: rootField }, seconds);
+  }
+
+  /** Where pm_http_large_body_bytes reads from (the App's bulk lane). */
+  watchLargeBodies(bytesInFlight: () => number): void {
+    this.largeBodiesInFlight = bytesInFlight;
   }
 
   rateLimitRefused(budget: RateLimitBudget): void {
