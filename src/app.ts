@@ -21,7 +21,8 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import type { Logger } from 'pino';
 import type { Config, ServerConfig } from './config';
 import type { AppContext, RequestTrace } from './context';
-import { createErrorFormatter, ErrorCode, HttpError, inputErrorsPlugin } from './errors';
+import { createErrorFormatter, inputErrorsPlugin } from './error-formatter';
+import { ErrorCode, HttpError } from './errors';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './http/body';
 import { BulkLane, LARGE_BODY_BYTES } from './http/bulk-lane';
 import { identify } from './http/client-identity';
@@ -36,7 +37,7 @@ import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
 import { metricsPlugin } from './observability/metrics.plugin';
 import type { Protection } from './protection';
-import type { BudgetState } from './protection/rate-limiter';
+import type { BudgetState } from './protection/store';
 import { jitGateway } from './schema/executor';
 
 export interface AppOptions {

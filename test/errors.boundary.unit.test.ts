@@ -7,15 +7,14 @@ import { buildSchema, graphql, GraphQLError, type GraphQLFormattedError } from '
 import {
   batchSizeOutOfRange,
   clientDisconnected,
-  createErrorFormatter,
   ErrorCode,
   forbidden,
   HttpError,
-  inputErrorsPlugin,
   modelReloadFailed,
   queueWaitExceeded,
   rateLimited,
 } from '../src/errors';
+import { createErrorFormatter, inputErrorsPlugin } from '../src/error-formatter';
 
 describe('HttpError', () => {
   it('carries status, code, message, extensions and headers; both default to empty', () => {

@@ -4,7 +4,6 @@ import { describe, it } from 'node:test';
 import { GraphQLError } from 'graphql';
 import {
   badUserInput,
-  createErrorFormatter,
   ErrorCode,
   inferenceFailed,
   invalidReadings,
@@ -15,6 +14,7 @@ import {
   serverBusy,
   type Violation,
 } from '../src/errors';
+import { createErrorFormatter } from '../src/error-formatter';
 
 describe('ErrorCode catalogue', () => {
   it('each code is spelled as its key', () => {
