@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSchema, graphql, GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { createErrorFormatter, inputErrorsPlugin } from '../src/error-formatter';
 import {
   batchSizeOutOfRange,
   clientDisconnected,
@@ -14,7 +15,6 @@ import {
   queueWaitExceeded,
   rateLimited,
 } from '../src/errors';
-import { createErrorFormatter, inputErrorsPlugin } from '../src/error-formatter';
 
 describe('HttpError', () => {
   it('carries status, code, message, extensions and headers; both default to empty', () => {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GraphQLError } from 'graphql';
+import { createErrorFormatter } from '../src/error-formatter';
 import {
   badUserInput,
   ErrorCode,
@@ -14,7 +15,6 @@ import {
   serverBusy,
   type Violation,
 } from '../src/errors';
-import { createErrorFormatter } from '../src/error-formatter';
 
 describe('ErrorCode catalogue', () => {
   it('each code is spelled as its key', () => {
