@@ -28,6 +28,7 @@ const groups = {
     mutate: [
       'src/protection/store.ts',
       'src/protection/rate-limiter.ts',
+      'src/protection/rate-limit.middleware.ts',
       'src/protection/query-limits.ts',
       'src/protection/api-keys.ts',
       'src/resolvers/rate-limit.resolver.ts',
@@ -49,7 +50,7 @@ const groups = {
   },
   // The error boundary: the catalogue, the formatter, and the coercion errors read back into violations.
   errors: {
-    mutate: ['src/errors.ts', 'src/coercion-errors.ts'],
+    mutate: ['src/errors.ts', 'src/error-formatter.ts', 'src/coercion-errors.ts'],
     tests: ['dist/test/errors.unit.test.js', 'dist/test/errors.boundary.unit.test.js', 'dist/test/coercion-errors.unit.test.js'],
   },
   // The HTTP edge: client identity, CORS origins, RateLimit headers, body decoding and parsing (and the bulk lane

@@ -29,40 +29,10 @@ export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
 
   const fork = () => cluster.fork();
-  cluster.on('message', (worker: Worker, message: IpcRequest) => {
-    switch (message?.pm) {
-      case `${RATE_LIMIT_CHANNEL}:budgets`:
-      case `${RATE_LIMIT_CHANNEL}:requests`: {
-        const store = message.family === 'requests' ? stores.requests : stores.budgets;
-        // Synchronous: one message at a time, so reserve stays atomic across workers.
-        const reply = (body: { result?: unknown; error?: string }) =>
-          worker.isConnected() && worker.send({ pm: message.pm, id: message.id, ...body });
-        try {
-          const result =
-            message.op === 'reserve'
-              ? store.reserve(String(message.clientId), message.cost as never, message.limits as never)
-              : store.peek(String(message.clientId));
-          reply({ result });
-        } catch (err) {
-          reply({ error: (err as Error).message });
-        }
-        return;
-      }
-      case METRICS_CHANNEL:
-        aggregator.clusterMetrics().then(
-          (text) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result: text }),
-          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
-        );
-        return;
-      case READY_CHANNEL:
-        everReady.add(worker.id);
-        logger.info(
-          { pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.server.workers },
-          'worker ready',
-        );
-        return;
-    }
-  });
+  cluster.on(
+    'message',
+    answerWorker(stores, () => aggregator.clusterMetrics(), everReady, config, logger),
+  );
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -122,6 +92,50 @@ export function runPrimary(config: Config, logger: Logger): void {
   }
   logger.info({ workers: config.server.workers }, 'starting workers');
   for (let i = 0; i < config.server.workers; i++) fork();
+}
+
+/** The primary's side of the workers' IPC: rate-limit reservations, cluster metrics, readiness. */
+function answerWorker(
+  stores: { budgets: MemoryRateLimitStore; requests: MemoryRateLimitStore },
+  clusterMetrics: () => Promise<string>,
+  everReady: Set<number>,
+  config: Config,
+  logger: Logger,
+): (worker: Worker, message: IpcRequest) => void {
+  return function onWorkerMessage(worker, message) {
+    switch (message?.pm) {
+      case `${RATE_LIMIT_CHANNEL}:budgets`:
+      case `${RATE_LIMIT_CHANNEL}:requests`: {
+        const store = message.family === 'requests' ? stores.requests : stores.budgets;
+        // Synchronous: one message at a time, so reserve stays atomic across workers.
+        const reply = (body: { result?: unknown; error?: string }) =>
+          worker.isConnected() && worker.send({ pm: message.pm, id: message.id, ...body });
+        try {
+          const result =
+            message.op === 'reserve'
+              ? store.reserve(String(message.clientId), message.cost as never, message.limits as never)
+              : store.peek(String(message.clientId));
+          reply({ result });
+        } catch (err) {
+          reply({ error: (err as Error).message });
+        }
+        return;
+      }
+      case METRICS_CHANNEL:
+        clusterMetrics().then(
+          (text) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result: text }),
+          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
+        );
+        return;
+      case READY_CHANNEL:
+        everReady.add(worker.id);
+        logger.info(
+          { pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.server.workers },
+          'worker ready',
+        );
+        return;
+    }
+  };
 }
 
 /**

@@ -8,7 +8,7 @@
  * path on the error), so this reads them back out of it, and takes the offending value from the
  * request's own variables where the formatter has them (see `rememberVariables`).
  */
-import type { Violation } from './errors';
+import type { Violation } from './violation';
 
 type Segment = string | number;
 

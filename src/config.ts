@@ -335,31 +335,8 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     nodeEnv,
     production,
-    server: {
-      host: str(env, 'HOST', '0.0.0.0'),
-      port,
-      workers: workers(env),
-      trustProxy: trustProxy(env),
-      headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-      requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
-      keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
-      shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
-      compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
-      corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
-      graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
-      introspection: bool(env, 'INTROSPECTION', !production),
-      landingPage: bool(env, 'LANDING_PAGE', !production),
-      serveConsole: bool(env, 'SERVE_CONSOLE', !production),
-    },
-    inference: {
-      modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),
-      device: oneOf<InferenceDevice>(env, 'INFERENCE_DEVICE', 'auto', ['auto', 'cpu', 'cuda']),
-      threads: int(env, 'INFERENCE_THREADS', 1, 1, 256),
-      maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_024, 1, 100_000),
-      maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
-      maxQueueRows,
-      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
-    },
+    server: serverConfig(env, port, production),
+    inference: inferenceConfig(env, maxQueueRows),
     limits: {
       bodyLimitBytes,
       largeBodiesMaxBytes,
@@ -370,27 +347,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxRootFields: int(env, 'MAX_ROOT_FIELDS', 10, 1, 1_000),
       maxBatchRows,
     },
-    protection: {
-      apiKeys: keyHashes(env, 'API_KEYS'),
-      adminApiKeys: keyHashes(env, 'ADMIN_API_KEYS'),
-      rateLimit: {
-        enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
-        max: int(env, 'RATE_LIMIT_MAX', 100, 1, 100_000_000),
-        windowMs: parseDuration('RATE_LIMIT_WINDOW', window),
-        window,
-        rowsMax: int(env, 'RATE_LIMIT_ROWS_MAX', 100_000, 1, 1_000_000_000),
-        redisUrl,
-        failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'memory', ['memory', 'open', 'closed']),
-        memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
-        redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
-      },
-      requestLimit: {
-        max: int(env, 'REQUEST_LIMIT_MAX', 600, 1, 100_000_000),
-        windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
-        window: requestWindow,
-      },
-      maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
-    },
+    protection: protectionConfig(env, { window, redisUrl, requestWindow }),
     observability: {
       logLevel: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'silent' : 'info', [
         'fatal',
@@ -407,5 +364,62 @@ export function loadConfig(env: Env = process.env): Config {
         port: metricsPort === port ? undefined : metricsPort,
       },
     },
+  };
+}
+
+function serverConfig(env: Env, port: number, production: boolean): ServerConfig {
+  return {
+    host: str(env, 'HOST', '0.0.0.0'),
+    port,
+    workers: workers(env),
+    trustProxy: trustProxy(env),
+    headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
+    corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
+    graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
+    introspection: bool(env, 'INTROSPECTION', !production),
+    landingPage: bool(env, 'LANDING_PAGE', !production),
+    serveConsole: bool(env, 'SERVE_CONSOLE', !production),
+  };
+}
+
+function inferenceConfig(env: Env, maxQueueRows: number): InferenceConfig {
+  return {
+    modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),
+    device: oneOf<InferenceDevice>(env, 'INFERENCE_DEVICE', 'auto', ['auto', 'cpu', 'cuda']),
+    threads: int(env, 'INFERENCE_THREADS', 1, 1, 256),
+    maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_024, 1, 100_000),
+    maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
+    maxQueueRows,
+    maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
+  };
+}
+
+/** RATE_LIMIT_WINDOW, RATE_LIMIT_REDIS_URL and REQUEST_LIMIT_WINDOW are read (and checked) first, in loadConfig. */
+function protectionConfig(env: Env, read: { window: string; redisUrl: string | undefined; requestWindow: string }): ProtectionConfig {
+  const { window, redisUrl, requestWindow } = read;
+  return {
+    apiKeys: keyHashes(env, 'API_KEYS'),
+    adminApiKeys: keyHashes(env, 'ADMIN_API_KEYS'),
+    rateLimit: {
+      enabled: bool(env, 'RATE_LIMIT_ENABLED', true),
+      max: int(env, 'RATE_LIMIT_MAX', 100, 1, 100_000_000),
+      windowMs: parseDuration('RATE_LIMIT_WINDOW', window),
+      window,
+      rowsMax: int(env, 'RATE_LIMIT_ROWS_MAX', 100_000, 1, 1_000_000_000),
+      redisUrl,
+      failMode: oneOf<RateLimitFailMode>(env, 'RATE_LIMIT_FAIL_MODE', 'memory', ['memory', 'open', 'closed']),
+      memoryMaxKeys: int(env, 'RATE_LIMIT_MEMORY_MAX_KEYS', 100_000, 1, 100_000_000),
+      redisPrefix: str(env, 'RATE_LIMIT_REDIS_PREFIX', 'pm:rl:'),
+    },
+    requestLimit: {
+      max: int(env, 'REQUEST_LIMIT_MAX', 600, 1, 100_000_000),
+      windowMs: parseDuration('REQUEST_LIMIT_WINDOW', requestWindow),
+      window: requestWindow,
+    },
+    maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
   };
 }

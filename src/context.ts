@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { Cancellation } from './inference/batcher';
 import type { ModelHost } from './inference/model-host';
-import type { BudgetState, RateLimiter } from './protection/rate-limiter';
+import type { RateLimiter } from './protection/rate-limiter';
+import type { BudgetState } from './protection/store';
 
 /** What every resolver gets, built once per HTTP request. */
 export interface AppContext {

@@ -1,7 +1,7 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { coercionViolation, withoutSuggestions } from './coercion-errors';
+import { GraphQLError } from 'graphql';
+import type { Violation } from './violation';
+
+export type { Violation } from './violation';
 
 /**
  * The one catalogue of error codes a client can see in `extensions.code`.
@@ -39,8 +39,6 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
-
 /**
  * An error answered by the HTTP edge before GraphQL runs (body limits, content types, API keys, the
  * request budget), in the same `{ errors: [{ message, extensions: { code } }] }` shape GraphQL errors have.
@@ -59,17 +57,21 @@ export class HttpError extends Error {
   }
 }
 
-/** One broken rule of one field (of one row, for predictBatch). */
-export interface Violation {
-  /** Index in `predictBatch(inputs:)`; absent for `predict`. */
-  row?: number;
-  field: string;
-  value: unknown;
-  /** class-validator constraint name, e.g. `min`, `max`, `isPositive`. */
-  constraint: string;
-  /** The limit the value broke, when the rule has one. */
-  bound?: number | string;
-  message: string;
+/** How long a client is told to wait when the drain is over, the event loop is overloaded or large bodies are full. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * 503 SERVER_BUSY answered by the HTTP edge (overload, shutdown, large-body admission), with Retry-After.
+ * `extras` go into `extensions` after `retryAfter`.
+ */
+export function httpServerBusy(message: string, extras: Record<string, unknown> = {}): HttpError {
+  return new HttpError(
+    503,
+    ErrorCode.SERVER_BUSY,
+    message,
+    { retryAfter: RETRY_AFTER_SECONDS, ...extras },
+    { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  );
 }
 
 export function badUserInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
@@ -152,76 +154,6 @@ export function inferenceFailed(): GraphQLError {
   return new GraphQLError('Inference failed for this request', {
     extensions: { code: ErrorCode.INFERENCE_FAILED },
   });
-}
-
-const requestVariables = new WeakMap<object, Record<string, unknown>>();
-
-/**
- * Lets the error formatter see the variables of the request an error came from, so a coercion
- * violation carries the exact value sent (Apollo hands formatError only the error). Apollo calls
- * didEncounterErrors with the very error objects it then formats.
- */
-export function inputErrorsPlugin<TContext extends object>(): ApolloServerPlugin<TContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ errors, request }) {
-          if (!request.variables) return;
-          for (const error of errors) requestVariables.set(error, request.variables);
-        },
-      };
-    },
-  };
-}
-
-/**
- * Every BAD_USER_INPUT leaves with `extensions.violations`: resolver-side ones already carry them;
- * variable coercion errors (raised by graphql-js before any resolver) get them read from their message.
- * In production graphql-js's "did you mean" suggestions go, as Apollo's hideSchemaDetailsFromClientErrors
- * does for validation errors.
- */
-function withViolations(formatted: GraphQLFormattedError, error: unknown, production: boolean): GraphQLFormattedError {
-  const message = production ? withoutSuggestions(formatted.message) : formatted.message;
-  if (Array.isArray(formatted.extensions?.violations)) return { ...formatted, message };
-  const variables = typeof error === 'object' && error !== null ? requestVariables.get(error) : undefined;
-  const violation = coercionViolation(formatted.message, variables, !production);
-  if (!violation) return { ...formatted, message };
-  return {
-    ...formatted,
-    message,
-    extensions: {
-      ...formatted.extensions,
-      violations: [violation],
-      ...(violation.row === undefined ? {} : { invalidRows: [violation.row] }),
-    },
-  };
-}
-
-/**
- * The single boundary where errors become what clients see. Errors from the catalogue pass through
- * (minus stack traces in production); anything else is an internal error whose details go to the log only.
- */
-export function createErrorFormatter(opts: { production: boolean; onInternal?: (err: unknown) => void }) {
-  return (original: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    let formatted = original;
-    const code = formatted.extensions?.code;
-    if (code === ErrorCode.BAD_USER_INPUT) formatted = withViolations(formatted, error, opts.production);
-    if (typeof code === 'string' && KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-      if (!opts.production) return formatted;
-      const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
-    }
-    opts.onInternal?.(unwrapResolverError(error));
-    if (!opts.production) {
-      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
-    }
-    return {
-      message: 'Internal server error',
-      ...(formatted.locations ? { locations: formatted.locations } : {}),
-      ...(formatted.path ? { path: formatted.path } : {}),
-      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-    };
-  };
 }
 
 /**

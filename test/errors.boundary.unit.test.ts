@@ -4,14 +4,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSchema, graphql, GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { createErrorFormatter, inputErrorsPlugin } from '../src/error-formatter';
 import {
   batchSizeOutOfRange,
   clientDisconnected,
-  createErrorFormatter,
   ErrorCode,
   forbidden,
   HttpError,
-  inputErrorsPlugin,
   modelReloadFailed,
   queueWaitExceeded,
   rateLimited,

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GraphQLError } from 'graphql';
+import { createErrorFormatter } from '../src/error-formatter';
 import {
   badUserInput,
-  createErrorFormatter,
   ErrorCode,
   inferenceFailed,
   invalidReadings,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GraphQLError, getIntrospectionQuery, parse } from 'graphql';
-import { createErrorFormatter } from '../src/errors';
+import { createErrorFormatter } from '../src/error-formatter';
 import { measureDocument } from '../src/protection/query-limits';
 import { startServer, type TestServer } from './helpers/server';
 

@@ -8,7 +8,8 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../src/config';
 import { apiKeyGuard } from '../src/protection/api-keys';
 import { checkQueryLimits, knownOperationTypes, measureDocument, overTokenLimit, QueryLimitGate } from '../src/protection/query-limits';
-import { costOf, RateLimiter } from '../src/protection/rate-limiter';
+import { costOf, rateLimitMiddleware } from '../src/protection/rate-limit.middleware';
+import { RateLimiter } from '../src/protection/rate-limiter';
 import { MemoryRateLimitStore, type Decision, type RateLimitStore, type Usage } from '../src/protection/store';
 
 const one = { ops: 1, rows: 1 };
@@ -317,7 +318,7 @@ describe('costOf and the middleware', () => {
   it('spends the cost for the context client before the resolver runs, and free fields spend nothing', async () => {
     const store = new ScriptedStore(() => ({ allowed: true, opsUsed: 1, rowsUsed: 1, resetAt: 0 }));
     const limiter = new RateLimiter(testConfig({ MAX_BATCH_ROWS: '3' }), pino({ level: 'silent' }), store);
-    const mw = limiter.middleware();
+    const mw = rateLimitMiddleware(limiter);
     const order: string[] = [];
     const next = async () => void order.push('next');
     const context = { clientId: 'key:abc', budgets: [] };

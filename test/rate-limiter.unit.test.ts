@@ -13,7 +13,8 @@ import { loadConfig, type Config } from '../src/config';
 import type { AppContext } from '../src/context';
 import { HttpError } from '../src/errors';
 import { createProtection } from '../src/protection';
-import { costOf, RateLimiter, type BudgetState } from '../src/protection/rate-limiter';
+import { costOf, rateLimitMiddleware } from '../src/protection/rate-limit.middleware';
+import { RateLimiter, type BudgetState } from '../src/protection/rate-limiter';
 import type { Cost, Decision, Limits, RateLimitStore, Usage } from '../src/protection/store';
 import { RateLimitResolver } from '../src/resolvers/rate-limit.resolver';
 
@@ -548,7 +549,7 @@ const fieldInfo = (parent: string, fieldName: string) =>
 
 describe('middleware: what the RateLimit headers are built from', () => {
   const run = (limiter: RateLimiter, context: { clientId: string; budgets: BudgetState[] }, info: GraphQLResolveInfo, args = {}) =>
-    limiter.middleware()({ args, context, info, root: undefined } as never, async () => 'resolved');
+    rateLimitMiddleware(limiter)({ args, context, info, root: undefined } as never, async () => 'resolved');
 
   it("records both budgets' standing after each counted call and returns the resolver's value", async (t) => {
     clock(t);

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { ErrorCode, HttpError } from '../errors';
 import { PACKAGE_ROOT } from '../version';
 import { errorReply } from './errors';
+import { unencapsulated } from './unencapsulated';
 
 /** Where `npm run console:build` writes the operator console (examples/console/dist). */
 export function defaultConsoleDir(): string {
@@ -19,8 +20,8 @@ const HASHED_ASSET = /^assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/;
  * `root` only (no traversal, no dotfiles, no listings), ETag and Last-Modified on every file (a repeat
  * visit to index.html is a 304), `immutable` for Vite's content-hashed assets and revalidation for the rest.
  */
-export async function registerConsole(fastify: FastifyInstance, root: string): Promise<void> {
-  const base = path.resolve(root);
+export const consolePlugin = unencapsulated(async function consolePlugin(fastify: FastifyInstance, opts: { root: string }) {
+  const base = path.resolve(opts.root);
   if (!existsSync(base)) {
     fastify.get('/console/*', (_request, reply) =>
       errorReply(reply, new HttpError(404, ErrorCode.NOT_FOUND, 'The operator console is not built: run `npm run console:build`')),
@@ -43,4 +44,4 @@ export async function registerConsole(fastify: FastifyInstance, root: string): P
     });
   }
   fastify.get('/console', (_request, reply) => reply.redirect('/console/', 301));
-}
+});

@@ -1,4 +1,4 @@
-import type { BudgetState } from '../protection/rate-limiter';
+import type { BudgetState } from '../protection/store';
 
 /**
  * IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers, structured-field form), one spelling:

@@ -125,11 +125,15 @@ export class Metrics {
       help: 'Large request bodies refused with 503 because LARGE_BODIES_MAX_BYTES were already in flight.',
       registers,
     });
-    // Known label values start at 0, so a rate() over them works before the first event.
+    this.startAtZero();
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Known label values start at 0, so a rate() over them works before the first event. */
+  private startAtZero(): void {
     for (const budget of RATE_LIMIT_BUDGETS) this.rateLimitRefusals.inc({ budget }, 0);
     for (const reason of DROP_REASONS) this.droppedRows.inc({ reason }, 0);
     for (const outcome of ['ok', 'refused']) this.modelReloads.inc({ outcome }, 0);
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Hooks for the row batcher of every inference service. */

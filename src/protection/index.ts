@@ -8,6 +8,7 @@ import type { HttpError } from '../errors';
 import type { ClientIdentity } from '../http/client-identity';
 import { apiKeyGuard } from './api-keys';
 import { knownOperationTypes, QueryLimitGate } from './query-limits';
+import { rateLimitMiddleware } from './rate-limit.middleware';
 import { RateLimiter } from './rate-limiter';
 
 export { RateLimiter } from './rate-limiter';
@@ -41,7 +42,7 @@ export function createProtection(config: Pick<Config, 'protection' | 'limits'>, 
     limiter,
     guard: hashes.size > 0 ? apiKeyGuard(hashes) : undefined,
     checkDocument: (query) => gate.check(query),
-    globalMiddlewares: limiter ? [limiter.middleware()] : [],
+    globalMiddlewares: limiter ? [rateLimitMiddleware(limiter)] : [],
     // The limiter's store closes when Apollo stops.
     plugins: limiter ? [{ serverWillStart: async () => ({ serverWillStop: () => limiter.close() }) }] : [],
     validationRules: [knownOperationTypes],

@@ -16,6 +16,18 @@
  * gives an exact `resetAt` for the `rateLimit` query.
  */
 
+import type { RateLimitBudget } from '../errors';
+
+/** One budget's standing after a decision, for the RateLimit response headers. */
+export interface BudgetState {
+  budget: RateLimitBudget;
+  limit: number;
+  remaining: number;
+  /** Epoch ms when the window ends. */
+  resetAt: number;
+  windowSeconds: number;
+}
+
 export interface Cost {
   /** Counted operations (root-field calls). */
   ops: number;

@@ -1,5 +1,5 @@
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
-import type { Violation } from '../errors';
+import type { Violation } from '../violation';
 
 type Check = (value: unknown) => boolean;
 interface Rule {
