@@ -1,4 +1,4 @@
-// StrykerJS on the modules where a silent bug costs most (issue 16). See TESTING.md.
+// StrykerJS on the modules where a silent bug costs most (issue 16). See docs/testing.md.
 //
 // Stryker copies the project to .stryker-tmp/, instruments the `mutate` files with every mutant at once
 // (mutation switching: a mutant is switched on by an environment variable at run time), compiles the

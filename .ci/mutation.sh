@@ -13,7 +13,7 @@ start=$(date +%s)
 # identity, CORS origins, RateLimit headers, body decoding and parsing, the bulk lane, edge errors),
 # inference (output decoding, the service, the batcher), validation, redis (a real redis-server) and config.
 # With the committed baselines and nothing changed: limits, errors and edge 73-111 s, the other four 122 s
-# (25-29 s a group, --concurrency 2); with no baseline well past the ten-minute cap (TESTING.md).
+# (25-29 s a group, --concurrency 2); with no baseline well past the ten-minute cap (docs/testing.md).
 # MUTATION_GROUP overrides the set.
 export MUTATION_GROUP="${MUTATION_GROUP:-limits,errors,edge,inference,validation,redis,config}"
 timeout --signal=INT 600 npm run test:mutation -- --incremental "$@"

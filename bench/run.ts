@@ -11,7 +11,7 @@
  * Flags: --quick (a few seconds a scenario, for CI; asserts nothing about speed), --soak (predict at
  * 64 connections for SOAK_SECONDS, default 300, sampling RSS), --profile (API under --cpu-prof,
  * profiles in bench/results/profiles), --only ID[,ID] (just those scenarios, no report; `--only workers-c64`
- * still rewrites its own BENCHMARKS.md section outside --quick), --model-dir DIR (default $MODEL_DIR or models).
+ * still rewrites its own docs/benchmarks.md section outside --quick), --model-dir DIR (default $MODEL_DIR or models).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync, closeSync } from 'node:fs';
@@ -534,9 +534,9 @@ function modelName(): string {
   }
 }
 
-/** Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in BENCHMARKS.md (appends the section if absent). */
+/** Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in docs/benchmarks.md (appends the section if absent). */
 function spliceMarkdown(name: string, text: string): void {
-  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const file = path.join(ROOT, 'docs', 'benchmarks.md');
   const begin = `<!-- ${name}:begin -->`;
   const end = `<!-- ${name}:end -->`;
   let md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
@@ -901,7 +901,7 @@ function report(
           '',
         ]
       : []),
-    'Raw numbers: [bench/benchmarks.json](bench/benchmarks.json).',
+    'Raw numbers: [bench/benchmarks.json](../bench/benchmarks.json).',
   ];
   spliceMarkdown('bench', lines.join('\n'));
 }

@@ -49,7 +49,7 @@ export interface ServerConfig {
   corsOrigins: string[];
   /**
    * GraphQL executor: `jit` (graphql-jit, compiled once per document; default) or `graphql-js`
-   * (the reference interpreter). Both give the same responses; see src/schema/executor.ts and BENCHMARKS.md.
+   * (the reference interpreter). Both give the same responses; see src/schema/executor.ts and docs/benchmarks.md.
    */
   graphqlExecutor: GraphqlExecutor;
   introspection: boolean;

@@ -46,7 +46,7 @@ for (const executor of ['jit', 'graphql-js']) {
         assert.ok(errors.length > 0);
         for (const e of errors) {
           assert.equal(e.extensions?.code, 'BAD_USER_INPUT', e.message);
-          // What README's console.table(err.errors[0].extensions?.violations) prints.
+          // What docs/api.md's console.table(err.errors[0].extensions?.violations) prints.
           assert.ok(Array.isArray(e.extensions?.violations) && e.extensions.violations.length > 0, e.message);
           for (const v of e.extensions.violations)
             assert.deepEqual(

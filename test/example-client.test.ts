@@ -1,6 +1,6 @@
 /**
  * examples/client (`npm run example:client`) runs against a live server with plain node after tsc, and
- * README's typed-client snippet is still that file's `#region readme`, so neither can rot.
+ * docs/api.md's typed-client snippet is still that file's `#region readme`, so neither can rot.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -50,13 +50,13 @@ describe('examples/client', () => {
     );
   });
 
-  it("is what README's typed-client snippet shows, verbatim", () => {
+  it("is what docs/api.md's typed-client snippet shows, verbatim", () => {
     const source = readFileSync(path.join(ROOT, 'examples', 'client', 'main.ts'), 'utf8');
     const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion readme/.exec(source)?.[1];
     assert.ok(region);
     assert.ok(
-      readFileSync(path.join(ROOT, 'README.md'), 'utf8').includes(`\`\`\`ts\n${region}\`\`\``),
-      'README snippet differs from examples/client/main.ts',
+      readFileSync(path.join(ROOT, 'docs', 'api.md'), 'utf8').includes(`\`\`\`ts\n${region}\`\`\``),
+      'docs/api.md snippet differs from examples/client/main.ts',
     );
   });
 });

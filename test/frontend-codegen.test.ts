@@ -1,5 +1,5 @@
 /**
- * examples/frontend-codegen.yml (README "Use it from your own app") works as a frontend project would
+ * examples/frontend-codegen.yml (docs/api.md "Use it from your own app") works as a frontend project would
  * use it: copied into an empty project with one operation, graphql-codegen generates typed documents
  * from the committed schema.graphql and from a running server, and the result type-checks.
  */
@@ -95,13 +95,13 @@ describe('examples/frontend-codegen.yml', () => {
     );
   });
 
-  it('is what README\'s "Use it from your own app" shows (without its comments)', () => {
+  it('is what docs/api.md\'s "Use it from your own app" shows (without its comments)', () => {
     const config = readFileSync(path.join(ROOT, 'examples', 'frontend-codegen.yml'), 'utf8');
     const uncommented = config
       .split('\n')
       .filter((l) => !l.trimStart().startsWith('#'))
       .join('\n')
       .trim();
-    assert.ok(readFileSync(path.join(ROOT, 'README.md'), 'utf8').includes(`\`\`\`yaml\n${uncommented}\n\`\`\``));
+    assert.ok(readFileSync(path.join(ROOT, 'docs', 'api.md'), 'utf8').includes(`\`\`\`yaml\n${uncommented}\n\`\`\``));
   });
 });

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { rawPost, rawRequest } from './helpers/raw-http';
 import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
-/** Heap growth allowed across the whole suite, measured after a full GC (see README "Protection"). */
+/** Heap growth allowed across the whole suite, measured after a full GC (see docs/protection.md). */
 const HEAP_MARGIN_MIB = 16;
 const RATE_LIMIT_MAX = 100;
 

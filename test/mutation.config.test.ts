@@ -1,4 +1,4 @@
-// Cases the first mutation run of config.ts showed no test held (TESTING.md).
+// Cases the first mutation run of config.ts showed no test held (docs/testing.md).
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { loadConfig } from '../src/config';

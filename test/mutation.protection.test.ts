@@ -1,4 +1,4 @@
-// Cases the first mutation run of the protection modules showed no test held (TESTING.md).
+// Cases the first mutation run of the protection modules showed no test held (docs/testing.md).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSchema, parse, validate } from 'graphql';

@@ -1,4 +1,4 @@
-// Cases the first mutation run of the Redis store showed no test held (TESTING.md): which event marks
+// Cases the first mutation run of the Redis store showed no test held (docs/testing.md): which event marks
 // the store down and with what reason, a store that comes up after starting unreachable, commands
 // refused at once (never queued) while Redis is away, and ioredis printing nothing by itself.
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@ import helmet, { type HelmetOptions } from 'helmet';
 /**
  * Helmet's headers for static options, computed once: helmet is run against a recording response at start
  * and its headers are set on every reply. @fastify/helmet builds helmet's middleware for every request
- * (3.9 % of a `predict`'s CPU in the 64-connection profile, BENCHMARKS.md); with static options (no CSP
+ * (3.9 % of a `predict`'s CPU in the 64-connection profile, docs/benchmarks.md); with static options (no CSP
  * nonces) the headers cannot differ between requests. A helmet that read the request or answered would
  * make this unsafe, so the recorder refuses both, at start.
  */

@@ -1,6 +1,6 @@
 // Per-module gate on a Stryker JSON report: Stryker's own `thresholds.break` only sees the overall
 // score, and one weak module can hide behind strong ones. Mutants marked with a
-// `// Stryker disable ... : <why>` comment (judged equivalent; listed in TESTING.md) are "Ignored" and
+// `// Stryker disable ... : <why>` comment (judged equivalent; listed in docs/testing.md) are "Ignored" and
 // count on neither side, as in Stryker's own score.
 //   node test/mutation/score.mjs [report.json] [threshold]
 import { readFileSync } from 'node:fs';
