@@ -12,17 +12,21 @@ const groups = {
   inference: {
     mutate: ['src/inference/model-io.ts', 'src/inference/inference.service.ts', 'src/inference/batcher.ts'],
     tests: [
-      'dist/test/inference.unit.test.js',
-      'dist/test/inference-start.unit.test.js',
-      'dist/test/batcher.test.js',
+      'dist/test/inference.service.unit.test.js',
+      'dist/test/inference.service.start.unit.test.js',
       'dist/test/batcher.unit.test.js',
+      'dist/test/batcher.scheduling.unit.test.js',
       'dist/test/batcher.queue.unit.test.js',
-      'dist/test/inference-service.unit.test.js',
+      'dist/test/inference.service.lifecycle.unit.test.js',
     ],
   },
   validation: {
     mutate: ['src/schema/reading-validator.ts', 'src/schema/sensor-reading.input.ts'],
-    tests: ['dist/test/validation.unit.test.js', 'dist/test/validation-fastpath.unit.test.js', 'dist/test/reading-validator.test.js'],
+    tests: [
+      'dist/test/sensor-reading.input.unit.test.js',
+      'dist/test/reading-validator.fastpath.unit.test.js',
+      'dist/test/reading-validator.unit.test.js',
+    ],
   },
   limits: {
     mutate: [
@@ -36,7 +40,7 @@ const groups = {
     tests: [
       'dist/test/protection.unit.test.js',
       'dist/test/mutation.protection.test.js',
-      'dist/test/query-gate.unit.test.js',
+      'dist/test/query-limits.gate.unit.test.js',
       'dist/test/rate-limiter.unit.test.js',
     ],
   },
@@ -46,7 +50,7 @@ const groups = {
   },
   config: {
     mutate: ['src/config.ts'],
-    tests: ['dist/test/config.unit.test.js', 'dist/test/config.test.js', 'dist/test/mutation.config.test.js'],
+    tests: ['dist/test/config.unit.test.js', 'dist/test/config.test.js'],
   },
   // The error boundary: the catalogue, the formatter, and the coercion errors read back into violations.
   errors: {

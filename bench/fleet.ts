@@ -12,11 +12,11 @@
  * depend on how the server is built inside.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, waitForStatus } from './lib/net';
+import { Nginx } from './lib/nginx';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
@@ -62,20 +62,9 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * deploy/nginx.conf for the fleet: the upstream block lists the replicas, nginx listens on 127.0.0.1:port,
- * stays in the foreground and keeps its pid and temp files in `dir`. Every proxy_* setting is left as shipped.
+ * deploy/nginx.conf for the fleet: the upstream block lists the replicas, nginx listens on 127.0.0.1:port
+ * and keeps its pid and temp files in `dir`. Every proxy_* setting is left as shipped.
  */
 export function fleetNginxConfig(template: string, replicaPorts: number[], port: number, dir: string): string {
   const upstream = /( *)# fleet: upstream servers\n[\s\S]*?# fleet: end upstream servers\n/;
@@ -84,7 +73,7 @@ export function fleetNginxConfig(template: string, replicaPorts: number[], port:
     throw new Error(`${NGINX_CONF} lost its "# fleet:" markers; the fleet cannot rewrite it`);
   }
   const servers = (indent: string) => replicaPorts.map((p) => `${indent}server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;\n`).join('');
-  return `daemon off;\n${template}`
+  return template
     .replace(upstream, (_m, indent: string) => servers(indent))
     .replace(listen, (_m, indent: string) => `# fleet: listen\n${indent}listen 127.0.0.1:${port};`)
     .replace(/^pid [^;]+;/m, `pid ${path.join(dir, 'nginx.pid')};`)
@@ -92,11 +81,15 @@ export function fleetNginxConfig(template: string, replicaPorts: number[], port:
     .replace(/client_body_temp_path [^;]+;/, `client_body_temp_path ${path.join(dir, 'nginx-body')};`);
 }
 
+function echoed(text: string, label: string, echo: boolean): void {
+  if (echo) process.stderr.write(text.replace(/^(?=.)/gm, `[${label}] `));
+}
+
 function capture(child: ChildProcess, into: string[], label: string, echo: boolean): void {
   const onData = (d: Buffer) => {
     const text = d.toString();
     into.push(text);
-    if (echo) process.stderr.write(text.replace(/^(?=.)/gm, `[${label}] `));
+    echoed(text, label, echo);
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
@@ -105,35 +98,6 @@ function capture(child: ChildProcess, into: string[], label: string, echo: boole
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-function getStatus(port: number, pathname: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.setTimeout(2_000, () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
-}
-
-async function waitUntil(
-  what: string,
-  child: ChildProcess,
-  output: string[],
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output.join('')}`);
-    }
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready after ${timeoutMs} ms:\n${output.join('')}`);
 }
 
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
@@ -169,7 +133,11 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     });
     children.push(redis);
     capture(redis, redisOut, 'redis', echo);
-    await waitUntil('redis-server', redis, redisOut, async () => /ready to accept connections/i.test(redisOut.join('')), 15_000);
+    const redisReady = Date.now() + 15_000;
+    while (!/ready to accept connections/i.test(redisOut.join(''))) {
+      if (redis.exitCode !== null || Date.now() > redisReady) throw new Error(`redis-server did not start:\n${redisOut.join('')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
 
     const replicas: Replica[] = [];
@@ -201,7 +169,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     }
     await Promise.all(
       replicas.map((r) =>
-        waitUntil(`api-${r.index + 1} (port ${r.port})`, r.child, r.output, async () => (await getStatus(r.port, '/readyz')) === 200),
+        waitForStatus(`api-${r.index + 1} (port ${r.port})`, r.port, '/readyz', { child: r.child, describe: () => r.output.join('') }),
       ),
     );
 
@@ -212,13 +180,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       port,
       dir,
     );
-    const confPath = path.join(dir, 'nginx.conf');
-    writeFileSync(confPath, nginxConfig);
-    const nginxOut: string[] = [];
-    const nginx = spawn(nginxBin, ['-p', dir, '-c', confPath, '-e', 'stderr'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(nginx);
-    capture(nginx, nginxOut, 'nginx', echo);
-    await waitUntil(`nginx (port ${port})`, nginx, nginxOut, async () => (await getStatus(port, '/healthz')) === 200, 15_000);
+    const nginx = await Nginx.start({ bin: nginxBin, dir, config: nginxConfig, port, onOutput: (text) => echoed(text, 'nginx', echo) });
+    children.push(nginx.child);
 
     return {
       origin: `http://127.0.0.1:${port}`,
@@ -226,7 +189,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       redisUrl,
       replicas,
       dir,
-      nginxConfig,
+      nginxConfig: nginx.config,
       async stopReplica(index, signal = 'SIGTERM') {
         const { child } = replicas[index];
         child.kill(signal);

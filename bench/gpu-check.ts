@@ -14,8 +14,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { PREDICT_BATCH_QUERY, PREDICT_QUERY, predictBatchBody, predictBody } from './common';
-import { freePort } from './fleet';
+import { freePort, waitForStatus } from './lib/net';
+import { PREDICT_BATCH_QUERY, PREDICT_QUERY, predictBatchBody, predictBody } from './lib/requests';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MODEL_DIR = path.resolve(process.env.MODEL_DIR ?? path.join(ROOT, 'models'));
@@ -68,16 +68,6 @@ function gql(port: number, query: string, variables: Record<string, unknown> = {
   });
 }
 
-function readyz(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
-
 async function startServer(device: Device): Promise<{ port: number; child: ChildProcess; output: string[] }> {
   const port = await freePort();
   const output: string[] = [];
@@ -105,13 +95,12 @@ async function startServer(device: Device): Promise<{ port: number; child: Child
   );
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  const deadline = Date.now() + 90_000;
-  while ((await readyz(port)) !== 200) {
-    if (child.exitCode !== null)
-      throw new Error(`the server with INFERENCE_DEVICE=${device} exited (${child.exitCode}):\n${output.join('')}`);
-    if (Date.now() > deadline) throw new Error(`the server with INFERENCE_DEVICE=${device} was not ready in 90 s:\n${output.join('')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitForStatus(`the server with INFERENCE_DEVICE=${device}`, port, '/readyz', {
+    child,
+    timeoutMs: 90_000,
+    everyMs: 200,
+    describe: () => output.join(''),
+  });
   return { port, child, output };
 }
 

@@ -14,7 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { INPUT_WIDTH, packReadings } from '../src/inference/model-io';
-import { readings } from './common';
+import { readings } from './lib/requests';
 
 interface ModelInfo {
   onnx: Uint8Array;

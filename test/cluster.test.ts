@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { freePort } from '../bench/lib/net';
 import { metricValue, scrape } from './helpers/metrics';
-import { freePort, ServerProcess } from './helpers/process';
+import { ServerProcess } from './helpers/process';
 import { NORMAL_READING } from './helpers/server';
 import { until } from './helpers/wait';
 

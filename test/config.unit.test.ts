@@ -595,3 +595,9 @@ function refusalOf(fn: () => unknown): ConfigError {
   }
   assert.fail('should have thrown a ConfigError');
 }
+
+describe('loadConfig: INFERENCE_DEVICE', () => {
+  it('INFERENCE_DEVICE accepts each of auto, cpu and cuda', () => {
+    for (const device of ['auto', 'cpu', 'cuda']) assert.equal(loadConfig({ INFERENCE_DEVICE: device }).inference.device, device);
+  });
+});

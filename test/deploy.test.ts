@@ -7,12 +7,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
+import { freePort, httpStatus as getStatus } from '../bench/lib/net';
 import { loadConfig, loadEnvFile } from '../src/config';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -146,27 +145,6 @@ function inspect(objects: K8sObject[]): Rendered {
     if (typeof entry.value === 'string') env[entry.name] = entry.value;
   }
   return { objects, deployment, container, env, envNames };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function getStatus(port: number, pathname: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-  });
 }
 
 describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {

@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
+import { freePort, httpStatus as status } from '../bench/lib/net';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DEV = path.join(ROOT, 'dist', 'src', 'scripts', 'dev.js');
@@ -19,27 +18,6 @@ after(() => {
   writeFileSync(BUILT, original);
   rmSync(dir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function status(port: number, pathname: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
 
 it('starts with .env, pretty logs, restarts on a changed build file, and stops cleanly', async () => {
   const port = await freePort();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { attackDocument, underAttack } from '../bench/edge';
+import { attackDocument, underAttack } from '../bench/scenarios/edge';
 import { metricValue, scrape } from './helpers/metrics';
 import { rawPost, rawRequest } from './helpers/raw-http';
 import { startServer } from './helpers/server';

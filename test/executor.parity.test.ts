@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PREDICT_BATCH_QUERY, PREDICT_QUERY, readings } from '../bench/common';
+import { PREDICT_BATCH_QUERY, PREDICT_QUERY, readings } from '../bench/lib/requests';
 import { NORMAL_READING, startServer, type TestServer } from './helpers/server';
 
 const cases: Array<[string, string, Record<string, unknown>?]> = [

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { PREDICT_BATCH_QUERY, PREDICT_QUERY, readings } from '../bench/common';
 import { findBinary, startFleet, type Fleet } from '../bench/fleet';
+import { PREDICT_BATCH_QUERY, PREDICT_QUERY, readings } from '../bench/lib/requests';
 
 const missing = ['nginx', 'redis-server'].filter((bin) => !findBinary(bin));
 if (missing.length > 0 && process.env.CI === 'true') {

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { freePort } from '../bench/lib/net';
 import { RedisRateLimitStore } from '../src/protection/redis-store';
-import { freePort, RedisProcess, redisSkipReason } from './helpers/redis';
+import { RedisProcess, redisSkipReason } from './helpers/redis';
 import { until } from './helpers/wait';
 
 const skip = redisSkipReason();

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './redis';
-import { until } from './wait';
+import { freePort } from '../../bench/lib/net';
+import { Nginx } from '../../bench/lib/nginx';
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
@@ -16,18 +16,21 @@ export function nginxSkipReason(): string | false {
 }
 
 /**
- * Debian's nginx in the foreground, in a throw-away prefix, proxying to `upstreams` and appending the
+ * Debian's nginx (the shared launcher, bench/lib/nginx.ts) in a throw-away prefix, proxying to `upstreams` and appending the
  * peer's address to X-Forwarded-For ($proxy_add_x_forwarded_for), as an ingress does.
  */
 export class NginxProxy {
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly nginx: Nginx,
     private readonly dir: string,
-    readonly port: number,
   ) {}
 
+  get port(): number {
+    return this.nginx.port;
+  }
+
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.nginx.origin;
   }
 
   static async start(upstreams: number[], extra = ''): Promise<NginxProxy> {
@@ -35,9 +38,7 @@ export class NginxProxy {
     for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, sub), { mode: 0o777 });
     const port = await freePort();
     const servers = upstreams.map((p) => `server 127.0.0.1:${p} max_fails=0;`).join(' ');
-    writeFileSync(
-      path.join(dir, 'nginx.conf'),
-      `worker_processes 1;
+    const config = `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 256; }
@@ -57,36 +58,17 @@ http {
     }
   }
 }
-`,
-    );
-    const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    const proxy = new NginxProxy(child, dir, port);
-    await until(
-      `nginx listening (${stderr})`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-        try {
-          await fetch(`${proxy.origin}/healthz`);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 10_000, everyMs: 50 },
-    );
-    return proxy;
+`;
+    try {
+      return new NginxProxy(await Nginx.start({ bin: NGINX, dir, config, port, timeoutMs: 10_000 }), dir);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode === null) {
-      const exited = new Promise((r) => this.child.once('exit', r));
-      this.child.kill('SIGQUIT');
-      await exited;
-    }
+    await this.nginx.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

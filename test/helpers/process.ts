@@ -1,18 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { until } from './wait';
 
 export const MAIN = path.resolve('dist/src/main.js');
-
-/** A port nobody listens on right now (for a child process that cannot report port 0 back). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The real entry point as a child process, with its JSON log lines collected. */
 export class ServerProcess {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from '../../bench/lib/net';
 
 /** Where redis-server is, or undefined. CI installs it with apt (.ci/run). */
 export function findRedisServer(): string | undefined {
@@ -21,17 +21,6 @@ export function redisSkipReason(): string | false {
     throw new Error('redis-server is not installed, but CI=true: the Redis rate-limit tests must run in CI (apt-get install redis-server)');
   }
   return 'redis-server not found on PATH (install redis-server to run the Redis rate-limit tests)';
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** A throw-away redis-server on 127.0.0.1:port, no persistence. `stop()` kills it (SIGKILL: "Redis goes away"). */

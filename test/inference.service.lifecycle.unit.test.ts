@@ -1,4 +1,4 @@
-// The inference service's API beyond predict/predictMany (test/inference.unit.test.ts): the golden check a
+// The inference service's API beyond predict/predictMany (test/inference.service.unit.test.ts): the golden check a
 // reload runs, explanations, the training envelope, retiring a replaced model, and the reading each
 // prediction carries back. No HTTP server: the service on the shipped model, in this process.
 import 'reflect-metadata';

@@ -1,10 +1,10 @@
 /**
- * One attacking client of the under-attack scenario (bench/edge.ts), on a worker thread of its own:
+ * One attacking client of the under-attack scenario (bench/scenarios/edge.ts), on a worker thread of its own:
  * sending a megabyte per request costs the sender milliseconds, and on the thread that times the victim
  * that cost would count against the server.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { post } from './common';
+import { post } from '../lib/requests';
 
 export interface AttackerData {
   port: number;

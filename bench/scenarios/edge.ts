@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
-import { post, predictBatchBody, predictBody } from './common';
+import { post, predictBatchBody, predictBody } from '../lib/requests';
 import type { AttackerData, AttackerReport } from './edge-attacker';
 
 const percentile = (xs: number[], p: number) => {
@@ -27,7 +27,7 @@ export function attackDocument(bodyLimit: number): string {
   return JSON.stringify({ query });
 }
 
-/** An attacker on a worker thread (bench/edge-attacker.ts); `stop` ends its loop and returns what it saw. */
+/** An attacker on a worker thread (bench/scenarios/edge-attacker.ts); `stop` ends its loop and returns what it saw. */
 function startAttacker(data: AttackerData): { stop: () => Promise<AttackerReport> } {
   const worker = new Worker(path.join(__dirname, 'edge-attacker.js'), { workerData: data });
   const report = new Promise<AttackerReport>((resolve, reject) => {

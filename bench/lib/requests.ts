@@ -2,9 +2,8 @@
  * What the benchmark sends: the same GraphQL documents and variables go to the API and to the bare
  * reference server, so both parse the same JSON and write the same JSON.
  */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { Reading } from '../src/inference/model-io';
+import type { Reading } from '../../src/inference/model-io';
 
 export type { Reading };
 
@@ -72,22 +71,3 @@ export function post(port: number, path: string, body: string, headers: Record<s
     req.end(body);
   });
 }
-
-export function get(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-  });
-}
-
-/** Resident set size of a process in bytes (Linux /proc). */
-export function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
