@@ -1,7 +1,10 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ErrorCode } from '../errors';
 import type { BatcherHooks, DropReason } from '../inference/batcher';
+import { MAX_BINS, type DriftMonitor } from '../inference/drift';
+import { NUMERIC_FIELDS } from '../inference/explanation';
 import type { ModelObserver } from '../inference/model-host';
+import { FAILURE_TYPES } from '../inference/model-io';
 
 /** The rate-limit budgets a refusal can be counted against (`requests`: for a per-request limit at the HTTP edge). */
 export type RateLimitBudget = 'operations' | 'rows' | 'requests';
@@ -44,6 +47,15 @@ export class Metrics {
   readonly droppedRows: Counter<'reason'>;
   readonly largeBodyBytes: Gauge;
   readonly largeBodyRefusals: Counter;
+  readonly driftPsi: Gauge<'field'>;
+  readonly inputBinRows: Counter<'field' | 'bin'>;
+  readonly windowBinRows: Gauge<'field' | 'bin'>;
+  readonly referenceBinRatio: Gauge<'field' | 'bin'>;
+  readonly predictedFailureTypes: Counter<'failure_type'>;
+  readonly anomalies: Counter;
+  private drift: DriftMonitor | undefined;
+  /** Totals already handed to the drift counters (they only go up, so collect() adds the difference). */
+  private readonly exported = { bins: new Float64Array(NUMERIC_FIELDS.length * MAX_BINS), classes: new Float64Array(FAILURE_TYPES.length), anomalies: 0 };
   /** Reads the bytes of large bodies in flight when scraped (the App's bulk lane). */
   private largeBodiesInFlight: () => number = () => 0;
   /** In a cluster worker: answers /metrics with every worker's series (see src/cluster.ts). */
@@ -125,6 +137,48 @@ export class Metrics {
       help: 'Large request bodies refused with 503 because LARGE_BODIES_MAX_BYTES were already in flight.',
       registers,
     });
+    // Drift (docs/monitoring.md): read from the DriftMonitor when scraped, so counting stays out of
+    // prom-client's label lookups on the hot path.
+    const self = () => this;
+    this.driftPsi = new Gauge({
+      name: 'pm_input_drift_psi',
+      help: 'Population Stability Index of each reading over the drift window against training (0 below DRIFT_MIN_ROWS rows is not a verdict: see pm_input_window_rows).',
+      labelNames: ['field'],
+      // Per-worker PSIs cannot be summed; in a cluster the primary recomputes it from the summed window counts.
+      aggregator: 'omit',
+      registers,
+      collect() {
+        self().collectDrift();
+      },
+    });
+    this.inputBinRows = new Counter({
+      name: 'pm_input_bin_rows_total',
+      help: 'Served readings per reading field and training quantile bin (model.json drift.fields), since start.',
+      labelNames: ['field', 'bin'],
+      registers,
+    });
+    this.windowBinRows = new Gauge({
+      name: 'pm_input_window_rows',
+      help: 'Readings per field and bin in the drift window now (DRIFT_WINDOW_ROWS, DRIFT_WINDOW_MAX_AGE); summed over workers.',
+      labelNames: ['field', 'bin'],
+      registers,
+    });
+    this.referenceBinRatio = new Gauge({
+      name: 'pm_input_bin_reference_ratio',
+      help: 'Training share of each field and bin (model.json drift.fields): what PSI compares with.',
+      labelNames: ['field', 'bin'],
+      aggregator: 'max',
+      registers,
+    });
+    this.predictedFailureTypes = new Counter({
+      name: 'pm_predicted_failure_types_total',
+      help: 'Served predictions by predicted failure type.',
+      labelNames: ['failure_type'],
+      registers,
+    });
+    this.anomalies = new Counter({ name: 'pm_anomalies_total', help: 'Served predictions with isAnomaly true.', registers });
+    for (const failure_type of FAILURE_TYPES) this.predictedFailureTypes.inc({ failure_type }, 0);
+    this.anomalies.inc(0);
     // Known label values start at 0, so a rate() over them works before the first event.
     for (const budget of RATE_LIMIT_BUDGETS) this.rateLimitRefusals.inc({ budget }, 0);
     for (const reason of DROP_REASONS) this.droppedRows.inc({ reason }, 0);
@@ -170,6 +224,40 @@ export class Metrics {
   /** Where pm_http_large_body_bytes reads from (the App's bulk lane). */
   watchLargeBodies(bytesInFlight: () => number): void {
     this.largeBodiesInFlight = bytesInFlight;
+  }
+
+  /** Where the drift metrics read from. */
+  watchDrift(monitor: DriftMonitor): void {
+    this.drift = monitor;
+  }
+
+  /** Brings the drift series up to date with the monitor (once per scrape, from pm_input_drift_psi's collect). */
+  private collectDrift(): void {
+    const drift = this.drift;
+    const reference = drift?.referenceInUse;
+    if (!drift || !reference) return;
+    const { totals } = drift;
+    const window = drift.counts();
+    const psis = drift.psiPerField();
+    this.windowBinRows.reset();
+    this.referenceBinRatio.reset();
+    reference.fields.forEach(({ field, fractions }, f) => {
+      this.driftPsi.set({ field }, psis[f]);
+      for (let b = 0; b < fractions.length; b++) {
+        const bin = String(b);
+        const i = f * MAX_BINS + b;
+        this.inputBinRows.inc({ field, bin }, totals.bins[i] - this.exported.bins[i]);
+        this.exported.bins[i] = totals.bins[i];
+        this.windowBinRows.set({ field, bin }, window.counts[i]);
+        this.referenceBinRatio.set({ field, bin }, fractions[b]);
+      }
+    });
+    FAILURE_TYPES.forEach((failure_type, i) => {
+      this.predictedFailureTypes.inc({ failure_type }, totals.classes[i] - this.exported.classes[i]);
+      this.exported.classes[i] = totals.classes[i];
+    });
+    this.anomalies.inc(totals.anomalies - this.exported.anomalies);
+    this.exported.anomalies = totals.anomalies;
   }
 
   rateLimitRefused(budget: RateLimitBudget): void {

@@ -1,9 +1,11 @@
 import { Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { AppContext } from '../context';
 import { forbidden, modelReloadFailed } from '../errors';
+import { NUMERIC_FIELDS } from '../inference/explanation';
 import { InferenceService } from '../inference/inference.service';
 import { ModelReloadError } from '../inference/model-host';
 import { Health, ServiceStatus } from '../schema/health.type';
+import { Drift, DriftStatus } from '../schema/drift.type';
 import { ModelInfo } from '../schema/model-info.type';
 import { SERVER_VERSION } from '../version';
 
@@ -92,5 +94,20 @@ function describeModel(ctx: AppContext, service: InferenceService): ModelInfo {
       rows: stats.rows,
       meanRowsPerRun: stats.meanRowsPerRun,
     },
+    drift: describeDrift(ctx),
   };
 }
+
+/** The process's drift window (a snapshot: the GraphQL objects never hold the monitor's arrays). */
+function describeDrift(ctx: AppContext): Drift {
+  const { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate } = ctx.models.driftMonitor?.snapshot() ?? EMPTY_DRIFT;
+  return { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate };
+}
+
+const EMPTY_DRIFT = {
+  windowRows: 0,
+  rowsSeen: 0,
+  fields: NUMERIC_FIELDS.map((field) => ({ field, psi: 0, status: DriftStatus.INSUFFICIENT_DATA })),
+  anomalyRate: 0,
+  trainingAnomalyRate: 0,
+};
