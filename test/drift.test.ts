@@ -63,7 +63,8 @@ describe('input drift through the real server: the training distribution, then a
     assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
     return res.body.data.modelInfo.drift;
   };
-  const statuses = (d: { fields: Array<{ field: string; status: string }> }) => Object.fromEntries(d.fields.map((f) => [f.field, f.status]));
+  const statuses = (d: { fields: Array<{ field: string; status: string }> }) =>
+    Object.fromEntries(d.fields.map((f) => [f.field, f.status]));
 
   before(async () => {
     s = await startServer({ RATE_LIMIT_ENABLED: 'false' });
@@ -105,7 +106,8 @@ describe('input drift through the real server: the training distribution, then a
         s.models.service().manifest.drift!.fields.find((f) => f.field === field)!.fractions,
       );
     }
-    for (const [type, n] of answered.types) assert.equal(metricValue(text, 'pm_predicted_failure_types_total', { failure_type: type }), n, type);
+    for (const [type, n] of answered.types)
+      assert.equal(metricValue(text, 'pm_predicted_failure_types_total', { failure_type: type }), n, type);
     assert.equal(metricValue(text, 'pm_predicted_failure_types_total'), training.length);
     assert.equal(metricValue(text, 'pm_anomalies_total'), answered.anomalies);
   });
@@ -172,7 +174,11 @@ describe('modelInfo.drift in-process', () => {
 
   it('with DRIFT_ENABLED=false still answers, with nothing counted', async () => {
     const rows = Array.from({ length: 600 }, () => NORMAL_READING);
-    const batch = await run(`mutation { predictBatch(inputs: ${JSON.stringify(rows).replace(/"(\w+)":/g, '$1:').replace(/productType:"L"/g, 'productType:L')}) { isAnomaly } }`);
+    const batch = await run(
+      `mutation { predictBatch(inputs: ${JSON.stringify(rows)
+        .replace(/"(\w+)":/g, '$1:')
+        .replace(/productType:"L"/g, 'productType:L')}) { isAnomaly } }`,
+    );
     assert.equal(batch.errors, undefined, JSON.stringify(batch.errors));
     const { data, errors } = await run(DRIFT);
     assert.equal(errors, undefined);

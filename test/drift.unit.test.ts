@@ -15,8 +15,8 @@ import {
   type DriftSettings,
   type ServedRow,
 } from '../src/inference/drift';
-import { loadModelArtifacts, ModelLoadError } from '../src/inference/model-manifest';
 import type { FailureTypeName, Reading } from '../src/inference/model-io';
+import { loadModelArtifacts, ModelLoadError } from '../src/inference/model-manifest';
 import { TEST_MODEL_DIR } from './helpers/server';
 
 const SETTINGS: DriftSettings = { enabled: true, windowRows: 100, maxAgeMs: 60_000, minRows: 10, psiModerate: 0.1, psiSignificant: 0.25 };
@@ -28,14 +28,28 @@ function reference(edges = [0, 10]): DriftReference {
     rows: 100,
     psiEpsilon: 1e-4,
     fields: ['airTemperature', 'processTemperature', 'rotationalSpeed', 'torque', 'toolWear'].map(field) as DriftReference['fields'],
-    classMix: { NO_FAILURE: 0.9, HEAT_DISSIPATION_FAILURE: 0.02, POWER_FAILURE: 0.02, OVERSTRAIN_FAILURE: 0.02, TOOL_WEAR_FAILURE: 0.02, RANDOM_FAILURES: 0.02 },
+    classMix: {
+      NO_FAILURE: 0.9,
+      HEAT_DISSIPATION_FAILURE: 0.02,
+      POWER_FAILURE: 0.02,
+      OVERSTRAIN_FAILURE: 0.02,
+      TOOL_WEAR_FAILURE: 0.02,
+      RANDOM_FAILURES: 0.02,
+    },
     anomalyRate: 0.01,
   };
 }
 
 /** A row with every numeric reading `value` (so every field lands in the same bin). */
 function row(value: number, predictedFailureType: FailureTypeName = 'NO_FAILURE', isAnomaly = false): ServedRow {
-  const reading: Reading = { airTemperature: value, processTemperature: value, rotationalSpeed: value, torque: value, toolWear: value, productType: 'L' };
+  const reading: Reading = {
+    airTemperature: value,
+    processTemperature: value,
+    rotationalSpeed: value,
+    torque: value,
+    toolWear: value,
+    productType: 'L',
+  };
   return { reading, predictedFailureType, isAnomaly };
 }
 
@@ -133,7 +147,8 @@ describe('DriftMonitor', () => {
     const snap = m.snapshot();
     assert.equal(snap.windowRows, 18);
     // 3 / 7 / 8 rows against 20 / 40 / 40 %: PSI by hand from these shares.
-    const expected = (3 / 18 - 0.2) * Math.log(3 / 18 / 0.2) + (7 / 18 - 0.4) * Math.log(7 / 18 / 0.4) + (8 / 18 - 0.4) * Math.log(8 / 18 / 0.4);
+    const expected =
+      (3 / 18 - 0.2) * Math.log(3 / 18 / 0.2) + (7 / 18 - 0.4) * Math.log(7 / 18 / 0.4) + (8 / 18 - 0.4) * Math.log(8 / 18 / 0.4);
     assert.ok(Math.abs(snap.fields[0].psi - expected) < 1e-12);
     assert.equal(snap.fields[0].status, 'NONE');
     m.record(rows(82, 50));
@@ -198,7 +213,7 @@ describe('the drift section of model.json', () => {
     assert.match(bad((d) => (d.fields[0].fractions = [0.5, 0.5, 0.5])) ?? '', /sum to 1/);
     assert.match(bad((d) => d.fields.reverse()) ?? '', /"fields" must list airTemperature/);
     assert.match(bad((d) => delete d.classMix.RANDOM_FAILURES) ?? '', /"classMix"/);
-    assert.match(bad((d) => (d.psiEpsilon = 0)) ?? '', /psiEpsilon/);
+    assert.match(bad((d) => (d.psiEpsilon = 0)) ?? '', /"psiEpsilon" must be 0.0001/);
     assert.match(bad((d) => (d.anomalyRate = 2)) ?? '', /anomalyRate/);
   });
 
@@ -211,7 +226,10 @@ describe('the drift section of model.json', () => {
     writeFileSync(file, JSON.stringify(older));
     assert.equal((await loadModelArtifacts(dir)).manifest.drift, undefined);
     writeFileSync(file, JSON.stringify({ ...manifest, drift: { ...drift, fields: drift.fields.slice(1) } }));
-    await assert.rejects(loadModelArtifacts(dir), (err: Error) => err instanceof ModelLoadError && /"drift" "fields" must list/.test(err.message));
+    await assert.rejects(
+      loadModelArtifacts(dir),
+      (err: Error) => err instanceof ModelLoadError && /"drift" "fields" must list/.test(err.message),
+    );
   });
 });
 

@@ -24,6 +24,13 @@ export interface DriftSettings {
 
 export type DriftStatusName = 'INSUFFICIENT_DATA' | 'NONE' | 'MODERATE' | 'SIGNIFICANT';
 
+/**
+ * Floor of both shares in PSI, so an empty bin adds a large finite term instead of infinity. One value
+ * for every model (training writes it into model.json as psiEpsilon, checked at load), so that a cluster
+ * recomputing PSI from summed counts uses the same one.
+ */
+export const PSI_EPSILON = 1e-4;
+
 /** Bins are indexed by a Uint8Array: far more than the 10-20 quantile bins training writes. */
 export const MAX_BINS = 64;
 const FIELDS = NUMERIC_FIELDS.length;
@@ -36,7 +43,7 @@ const FIELDS = NUMERIC_FIELDS.length;
 export function driftReferenceProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return 'must be an object';
   const d = value as Partial<DriftReference>;
-  if (!(typeof d.psiEpsilon === 'number' && d.psiEpsilon > 0 && d.psiEpsilon < 0.01)) return '"psiEpsilon" must be a number in (0, 0.01)';
+  if (d.psiEpsilon !== PSI_EPSILON) return `"psiEpsilon" must be ${PSI_EPSILON} (the server's)`;
   if (!(typeof d.anomalyRate === 'number' && d.anomalyRate >= 0 && d.anomalyRate <= 1)) return '"anomalyRate" must be a number in [0, 1]';
   if (!Array.isArray(d.fields) || d.fields.map((f) => f?.field).join() !== NUMERIC_FIELDS.join()) {
     return `"fields" must list ${NUMERIC_FIELDS.join(', ')} in that order`;
@@ -46,7 +53,8 @@ export function driftReferenceProblem(value: unknown): string | undefined {
     if (!Array.isArray(edges) || !Array.isArray(fractions) || fractions.length !== edges.length + 1 || fractions.length > MAX_BINS) {
       return `"fields" entry ${f.field} needs "edges" and one more "fractions" (at most ${MAX_BINS} bins)`;
     }
-    if (edges.some((e, i) => !Number.isFinite(e) || (i > 0 && e <= edges[i - 1]))) return `"fields" entry ${f.field}: "edges" must increase strictly`;
+    if (edges.some((e, i) => !Number.isFinite(e) || (i > 0 && e <= edges[i - 1])))
+      return `"fields" entry ${f.field}: "edges" must increase strictly`;
     const sum = fractions.reduce((a, b) => a + b, 0);
     if (fractions.some((x) => !(x >= 0 && x <= 1)) || Math.abs(sum - 1) > 1e-3) {
       return `"fields" entry ${f.field}: "fractions" must lie in [0, 1] and sum to 1`;
@@ -88,7 +96,11 @@ export function psi(counts: ArrayLike<number>, total: number, expected: ArrayLik
 }
 
 /** The rule of thumb from credit scoring: PSI < 0.1 no shift, < 0.25 moderate, else significant. */
-export function driftStatus(psiValue: number, rows: number, s: Pick<DriftSettings, 'minRows' | 'psiModerate' | 'psiSignificant'>): DriftStatusName {
+export function driftStatus(
+  psiValue: number,
+  rows: number,
+  s: Pick<DriftSettings, 'minRows' | 'psiModerate' | 'psiSignificant'>,
+): DriftStatusName {
   if (rows < s.minRows) return 'INSUFFICIENT_DATA';
   if (psiValue < s.psiModerate) return 'NONE';
   if (psiValue < s.psiSignificant) return 'MODERATE';
@@ -158,7 +170,12 @@ export class DriftMonitor {
     this.ringClass = new Uint8Array(n);
     this.ringAnomaly = new Uint8Array(n);
     this.ringTime = new Float64Array(n);
-    this.window = { windowRows: 0, anomalies: 0, counts: new Uint32Array(FIELDS * MAX_BINS), classCounts: new Uint32Array(FAILURE_TYPES.length) };
+    this.window = {
+      windowRows: 0,
+      anomalies: 0,
+      counts: new Uint32Array(FIELDS * MAX_BINS),
+      classCounts: new Uint32Array(FAILURE_TYPES.length),
+    };
   }
 
   /** The model's reference; a different one (a reload to another model) empties the window. */
@@ -236,7 +253,9 @@ export class DriftMonitor {
   psiPerField(): number[] {
     const w = this.counts();
     return NUMERIC_FIELDS.map((_, f) =>
-      this.reference ? psi(w.counts.subarray(f * MAX_BINS, f * MAX_BINS + this.expected[f].length), w.windowRows, this.expected[f], this.reference.psiEpsilon) : 0,
+      this.reference
+        ? psi(w.counts.subarray(f * MAX_BINS, f * MAX_BINS + this.expected[f].length), w.windowRows, this.expected[f], PSI_EPSILON)
+        : 0,
     );
   }
 

@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
 import { RowBatcher, type BatcherHooks, type BatcherStats, type Cancellation } from './batcher';
+import type { DriftMonitor } from './drift';
 import {
   explanationOf,
   readingsOutOfRange,
@@ -12,7 +13,6 @@ import {
   type OutOfRangeReading,
   type TrainingRange,
 } from './explanation';
-import type { DriftMonitor } from './drift';
 import { checkGolden } from './model-check';
 import {
   decodePredictions,

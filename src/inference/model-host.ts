@@ -42,6 +42,7 @@ export class ModelHost {
   private observer: ModelObserver = {};
   private reloads: Promise<unknown> = Promise.resolve();
   private drift: DriftMonitor | undefined;
+  private clusterMetricsText: (() => Promise<string>) | undefined;
 
   get state(): ModelState {
     return this.current;
@@ -55,6 +56,16 @@ export class ModelHost {
   /** Counts the rows every serving model answers into `monitor` (set before `load`). */
   watchDrift(monitor: DriftMonitor): void {
     this.drift = monitor;
+  }
+
+  /** In a cluster worker: where the cluster's aggregated /metrics text comes from (modelInfo.drift sums every worker). */
+  useClusterDrift(clusterMetricsText: () => Promise<string>): void {
+    this.clusterMetricsText = clusterMetricsText;
+  }
+
+  /** The cluster's metrics text, when this process is one worker of several (else undefined: use driftMonitor). */
+  get clusterDrift(): (() => Promise<string>) | undefined {
+    return this.clusterMetricsText;
   }
 
   /** The drift monitor, when DRIFT_ENABLED (GraphQL's modelInfo.drift reads it). */

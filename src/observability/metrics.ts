@@ -51,11 +51,16 @@ export class Metrics {
   readonly inputBinRows: Counter<'field' | 'bin'>;
   readonly windowBinRows: Gauge<'field' | 'bin'>;
   readonly referenceBinRatio: Gauge<'field' | 'bin'>;
+  readonly windowAnomalies: Gauge;
   readonly predictedFailureTypes: Counter<'failure_type'>;
   readonly anomalies: Counter;
   private drift: DriftMonitor | undefined;
   /** Totals already handed to the drift counters (they only go up, so collect() adds the difference). */
-  private readonly exported = { bins: new Float64Array(NUMERIC_FIELDS.length * MAX_BINS), classes: new Float64Array(FAILURE_TYPES.length), anomalies: 0 };
+  private readonly exported = {
+    bins: new Float64Array(NUMERIC_FIELDS.length * MAX_BINS),
+    classes: new Float64Array(FAILURE_TYPES.length),
+    anomalies: 0,
+  };
   /** Reads the bytes of large bodies in flight when scraped (the App's bulk lane). */
   private largeBodiesInFlight: () => number = () => 0;
   /** In a cluster worker: answers /metrics with every worker's series (see src/cluster.ts). */
@@ -170,6 +175,11 @@ export class Metrics {
       aggregator: 'max',
       registers,
     });
+    this.windowAnomalies = new Gauge({
+      name: 'pm_input_window_anomalies',
+      help: 'Readings in the drift window flagged isAnomaly; summed over workers (divide by the window rows for the rate).',
+      registers,
+    });
     this.predictedFailureTypes = new Counter({
       name: 'pm_predicted_failure_types_total',
       help: 'Served predictions by predicted failure type.',
@@ -256,6 +266,7 @@ export class Metrics {
       this.predictedFailureTypes.inc({ failure_type }, totals.classes[i] - this.exported.classes[i]);
       this.exported.classes[i] = totals.classes[i];
     });
+    this.windowAnomalies.set(window.anomalies);
     this.anomalies.inc(totals.anomalies - this.exported.anomalies);
     this.exported.anomalies = totals.anomalies;
   }

@@ -14,7 +14,9 @@ registerEnumType(DriftStatus, {
   name: 'DriftStatus',
   description: 'How far the live readings of one field moved from training, by PSI (thresholds DRIFT_PSI_MODERATE, DRIFT_PSI_SIGNIFICANT).',
   valuesConfig: {
-    INSUFFICIENT_DATA: { description: 'Fewer than DRIFT_MIN_ROWS rows in the window (or drift off, or a model without a drift reference).' },
+    INSUFFICIENT_DATA: {
+      description: 'Fewer than DRIFT_MIN_ROWS rows in the window (or drift off, or a model without a drift reference).',
+    },
     NONE: { description: 'PSI below DRIFT_PSI_MODERATE (default 0.1).' },
     MODERATE: { description: 'PSI from DRIFT_PSI_MODERATE up to DRIFT_PSI_SIGNIFICANT (default 0.25).' },
     SIGNIFICANT: { description: 'PSI at or above DRIFT_PSI_SIGNIFICANT.' },
@@ -33,7 +35,10 @@ export class FieldDrift {
   status!: DriftStatus;
 }
 
-@ObjectType({ description: 'Input drift of the served readings against the training data, over a sliding window (per process, summed over workers).', simpleResolvers: true })
+@ObjectType({
+  description: 'Input drift of the served readings against the training data, over a sliding window (per process, summed over workers).',
+  simpleResolvers: true,
+})
 export class Drift {
   @Field(() => Int, { description: 'Rows in the window now (at most DRIFT_WINDOW_ROWS, none older than DRIFT_WINDOW_MAX_AGE).' })
   windowRows!: number;
