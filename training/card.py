@@ -281,7 +281,8 @@ def _drift(d):
         return ""
     mix = ", ".join(f"{k} {v:.2%}" for k, v in d["classMix"].items())
     rows = "\n".join(
-        f"| {f['field']} | {', '.join(f'{e:g}' for e in f['edges'])} | {' / '.join(f'{x:.3f}' for x in f['fractions'])} |"
+        f"| {f['field']} | {', '.join(f'{e:g}' for e in f['edges'])} | "
+        f"{' / '.join(f'{x:.3f}' for x in f['fractions'])} |"
         for f in d["fields"])
     return f"""## Drift reference
 The server counts every served reading into these bins over a sliding window and reports the
