@@ -22,6 +22,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { BATCHING_QUERY, get, post, predictBatchBody, predictBody, PREDICTION_FIELDS, readings, rssOf, sleep } from './common';
+import { driftComparison } from './drift';
 import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -690,6 +691,21 @@ async function main(): Promise<void> {
   }
   const only = option('--only');
   if (!only || only.split(',').includes('workers-c64')) await workersComparison();
+  // Drift counting on against DRIFT_ENABLED=false (bench/drift.ts).
+  if (!only || only.split(',').includes('drift')) {
+    await driftComparison({
+      startApi,
+      check,
+      cannon,
+      stop,
+      progress,
+      warmupSeconds: WARMUP,
+      durationSeconds: DURATION,
+      rounds: ROUNDS,
+      quick: QUICK,
+      resultsDir: RESULTS,
+    });
+  }
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (only) return;
   report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);
