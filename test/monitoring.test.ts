@@ -151,6 +151,47 @@ describe('deploy/monitoring/dashboard.json', () => {
     assert.match(r.out, new RegExp(`SUCCESS: ${exprs.length} rules found`));
   });
 
+  it(
+    'computes fleet PSI from the bin counters as the formula does (promtool unit test on the panel expression)',
+    { skip: skipPromtool },
+    () => {
+      const expr = dashboardExprs().find((e) => e.expr.includes('ln('))!.expr;
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'pm-fleet-psi-'));
+      writeFileSync(
+        path.join(dir, 'r.yml'),
+        `groups:\n  - name: t\n    rules:\n      - record: fleet_psi\n        expr: ${JSON.stringify(expr)}\n`,
+      );
+      // Two replicas put 90 / 10 % of their rows in bins training holds 50 / 50 %:
+      // (0.9-0.5)ln(0.9/0.5) + (0.1-0.5)ln(0.1/0.5) = 0.2351 + 0.6438 = 0.8789.
+      const series = (labels: string, values: string) =>
+        `      - series: 'pm_input_bin_rows_total{field="a",${labels}}'\n        values: '${values}'`;
+      writeFileSync(
+        path.join(dir, 't.yml'),
+        [
+          'rule_files: [r.yml]',
+          'evaluation_interval: 1m',
+          'tests:',
+          '  - interval: 1m',
+          '    input_series:',
+          series('bin="0",instance="x"', '0+45x70'),
+          series('bin="0",instance="y"', '0+45x70'),
+          series('bin="1",instance="x"', '0+10x70'),
+          `      - series: 'pm_input_bin_reference_ratio{field="a",bin="0",instance="x"}'\n        values: '0.5+0x70'`,
+          `      - series: 'pm_input_bin_reference_ratio{field="a",bin="1",instance="x"}'\n        values: '0.5+0x70'`,
+          '    promql_expr_test:',
+          '      - expr: round(fleet_psi * 10000)',
+          '        eval_time: 65m',
+          '        exp_samples:',
+          `          - labels: '{field="a"}'`,
+          '            value: 8789',
+          '',
+        ].join('\n'),
+      );
+      const r = run(['test', 'rules', 't.yml'], dir);
+      assert.equal(r.status, 0, r.out);
+    },
+  );
+
   it('names only metrics the server exports', () => {
     const exported = exportedNames();
     for (const { panel, expr } of dashboardExprs()) {
