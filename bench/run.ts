@@ -17,12 +17,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { cannon } from './lib/load';
 import { check, startApi, startReference, stop } from './lib/processes';
 import { report, type EdgeResult } from './lib/report';
 import { predictBatchBody, predictBody } from './lib/requests';
 import { rssOf } from './lib/rss';
-import { selected, type BenchSettings } from './lib/settings';
+import { progress, RESULTS, selected, type BenchSettings } from './lib/settings';
 import { runCompared, type ComparedScenario, type ScenarioResult } from './scenarios/compared';
+import { driftComparison } from './scenarios/drift';
 import { compression, underAttack } from './scenarios/edge';
 import { explanationScenario, type ExplanationResult } from './scenarios/explanation';
 import { soak } from './scenarios/soak';
@@ -147,6 +149,21 @@ async function main(): Promise<void> {
     for (const p of procs) await stop(p);
   }
   if (selected(settings, 'workers-c64')) await workersComparison(settings);
+  // Drift counting on against DRIFT_ENABLED=false (bench/scenarios/drift.ts).
+  if (selected(settings, 'drift')) {
+    await driftComparison({
+      startApi: (name, env) => startApi(settings, name, env),
+      check,
+      cannon,
+      stop,
+      progress: (scenario, round) => progress(settings, scenario, round),
+      warmupSeconds: settings.warmup,
+      durationSeconds: settings.duration,
+      rounds: settings.rounds,
+      quick: settings.quick,
+      resultsDir: RESULTS,
+    });
+  }
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (settings.only) return;
   report(settings, results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);

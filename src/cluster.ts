@@ -5,6 +5,7 @@ import type { App } from './app';
 import { IpcClient, type IpcRequest } from './cluster-ipc';
 import type { Config } from './config';
 import type { ModelHost } from './inference/model-host';
+import { withClusterDrift } from './observability/drift-cluster';
 import { serveMetrics } from './observability/metrics-server';
 import { RATE_LIMIT_CHANNEL } from './protection/cluster-store';
 import { MemoryRateLimitStore } from './protection/store';
@@ -25,13 +26,15 @@ export function runPrimary(config: Config, logger: Logger): void {
     requests: new MemoryRateLimitStore(config.protection.rateLimit.memoryMaxKeys),
   };
   const aggregator = new AggregatorRegistry();
+  // Every worker's series summed, with drift's PSI recomputed from the summed window counts.
+  const clusterMetrics = async () => withClusterDrift(await aggregator.clusterMetrics());
   const everReady = new Set<number>();
   let stopping = false;
 
   const fork = () => cluster.fork();
   cluster.on(
     'message',
-    answerWorker(stores, () => aggregator.clusterMetrics(), everReady, config, logger),
+    answerWorker(stores, clusterMetrics, everReady, config, logger),
   );
 
   cluster.on('exit', (worker, code, signal) => {
@@ -80,7 +83,7 @@ export function runPrimary(config: Config, logger: Logger): void {
     serveMetrics(
       config.observability.metrics.port,
       config.server.host,
-      async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      async () => ({ contentType: aggregator.contentType, body: await clusterMetrics() }),
       (err) => logger.warn({ err }, 'metrics aggregation failed'),
     ).then(
       ({ port }) => logger.info({ port }, 'metrics listening'),
@@ -157,6 +160,8 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
       new AggregatorRegistry();
       const ipc = new IpcClient(METRICS_CHANNEL, 6_000);
       metrics.useAggregate(() => ipc.request<string>({}));
+      // modelInfo.drift answers for the cluster too, from the same aggregated counts.
+      models.useClusterDrift(async () => (await metrics.metricsText()).body);
     }
     return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
   }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import type { DriftSettings } from './inference/drift';
 
 export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -126,6 +127,8 @@ export interface ObservabilityConfig {
     /** A separate listener for GET /metrics; undefined: served on the API's own port. */
     port: number | undefined;
   };
+  /** Input drift against the model's training reference (src/inference/drift.ts, docs/monitoring.md). */
+  drift: DriftSettings;
 }
 
 export class ConfigError extends Error {
@@ -166,6 +169,33 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name, String(fallback));
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number like 0.25, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function driftSettings(env: Env): DriftSettings {
+  const windowRows = int(env, 'DRIFT_WINDOW_ROWS', 10_000, 100, 10_000_000);
+  const minRows = int(env, 'DRIFT_MIN_ROWS', 500, 1, 10_000_000);
+  if (minRows > windowRows) throw new ConfigError('DRIFT_MIN_ROWS', `must be at most DRIFT_WINDOW_ROWS (${windowRows}), got ${minRows}`);
+  const psiModerate = num(env, 'DRIFT_PSI_MODERATE', 0.1, 0.001, 10);
+  const psiSignificant = num(env, 'DRIFT_PSI_SIGNIFICANT', 0.25, 0.001, 10);
+  if (psiSignificant <= psiModerate) {
+    throw new ConfigError('DRIFT_PSI_SIGNIFICANT', `must be above DRIFT_PSI_MODERATE (${psiModerate}), got ${psiSignificant}`);
+  }
+  return {
+    enabled: bool(env, 'DRIFT_ENABLED', true),
+    windowRows,
+    maxAgeMs: parseDuration('DRIFT_WINDOW_MAX_AGE', str(env, 'DRIFT_WINDOW_MAX_AGE', '24h')),
+    minRows,
+    psiModerate,
+    psiSignificant,
+  };
 }
 
 /** `900`, `900s`, `15m`, `1h`, `500ms` -> milliseconds. */
@@ -363,6 +393,7 @@ export function loadConfig(env: Env = process.env): Config {
         enabled: bool(env, 'METRICS_ENABLED', true),
         port: metricsPort === port ? undefined : metricsPort,
       },
+      drift: driftSettings(env),
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { App } from './app';
 import type { Config } from './config';
 import { defaultConsoleDir } from './http/console';
+import { DriftMonitor } from './inference/drift';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
@@ -33,6 +34,10 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   const schema = await buildSchema(protection.globalMiddlewares);
   const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
+  // Input drift (docs/monitoring.md): counted where served rows pass, read by modelInfo.drift and /metrics.
+  const drift = new DriftMonitor(config.observability.drift);
+  models.watchDrift(drift);
+  metrics?.watchDrift(drift);
   return App.create({
     config,
     models,

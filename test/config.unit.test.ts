@@ -83,6 +83,7 @@ describe('loadConfig: defaults', () => {
         logLevel: 'info',
         logPretty: false,
         metrics: { enabled: true, port: undefined },
+        drift: { enabled: true, windowRows: 10_000, maxAgeMs: 86_400_000, minRows: 500, psiModerate: 0.1, psiSignificant: 0.25 },
       },
     };
     assert.deepEqual(loadConfig({}), expected);

@@ -159,7 +159,9 @@ describe('Kustomize overlays (kubectl kustomize)', { skip: skipKube }, () => {
     for (const r of [cpu, gpu]) {
       const kinds = r.objects.map((o) => `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`).sort();
       assert.deepEqual(kinds, [
+        'ConfigMap/predictive-maintenance-alerts',
         'ConfigMap/predictive-maintenance-api',
+        'ConfigMap/predictive-maintenance-dashboard',
         'Deployment/predictive-maintenance-api',
         'Deployment/predictive-maintenance-redis',
         'HorizontalPodAutoscaler/predictive-maintenance-api',

@@ -43,6 +43,13 @@ describe('GET /metrics', () => {
       pm_model_info: 'gauge',
       pm_model_reloads_total: 'counter',
       pm_inference_dropped_rows_total: 'counter',
+      pm_input_drift_psi: 'gauge',
+      pm_input_bin_rows_total: 'counter',
+      pm_input_window_rows: 'gauge',
+      pm_input_bin_reference_ratio: 'gauge',
+      pm_input_window_anomalies: 'gauge',
+      pm_predicted_failure_types_total: 'counter',
+      pm_anomalies_total: 'counter',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(types.get(name), type, name);
     assert.deepEqual([...types.keys()].filter((n) => n.startsWith('pm_')).sort(), Object.keys(expected).sort());

@@ -241,6 +241,7 @@ mistaken, sensors broken, machine outside its operating range), not "a failure i
 | --- | --- | --- | --- |
 {_fire_rows(a)}
 
+{_drift(meta.get('drift'))}
 ## Known limits
 - Tool Wear Failure and Random Failures are essentially unpredictable from a single reading (tool
   replacement wear is random in 200-240 min, random failures have 0.1 % probability regardless of the
@@ -271,6 +272,30 @@ node dist/bench/model-cost.js --json bench/model-cost.json old.onnx models/model
 Seeds are fixed ({t['seeds']}); two runs give identical metrics and an identical `model.onnx`.
 Set `SOURCE_DATE_EPOCH` to pin `createdAt`. `golden.json` holds {'{'}inputs, expected outputs{'}'} computed with
 sklearn/PyTorch at export; `test/model.parity.test.ts` checks onnxruntime-node against it.
+"""
+
+
+def _drift(d):
+    """The drift reference (training.drift): what live PSI per reading is measured against."""
+    if not d:
+        return ""
+    mix = ", ".join(f"{k} {v:.2%}" for k, v in d["classMix"].items())
+    rows = "\n".join(
+        f"| {f['field']} | {', '.join(f'{e:g}' for e in f['edges'])} | "
+        f"{' / '.join(f'{x:.3f}' for x in f['fractions'])} |"
+        for f in d["fields"])
+    return f"""## Drift reference
+The server counts every served reading into these bins over a sliding window and reports the
+Population Stability Index per reading against the training fractions (docs/monitoring.md).
+Rows: {d['rows']}, {d['rowsNote']}. Binning: {d['binning']}. PSI epsilon for empty bins: {d['psiEpsilon']}.
+
+| reading | bin edges | training fraction per bin |
+| --- | --- | --- |
+{rows}
+
+Training class mix: {mix}.
+Anomaly rate on normal training readings: {d['anomalyRate']:.4%} ({d['anomalyRateNote']}).
+
 """
 
 

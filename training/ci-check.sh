@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
+# The committed drift reference must be what training.drift computes from the committed artifacts,
+# and the one training.train writes must equal the one recomputed from its own artifacts.
+/usr/bin/python3 -m training.drift --check models
 /usr/bin/python3 -m training.train --quick --out "$TMP"
+/usr/bin/python3 -m training.drift --check "$TMP"
 git diff --exit-code -- data/near-boundary.csv
 MODEL_DIR="$TMP" node --test dist/test/model.parity.test.js dist/test/model.anomaly.test.js \
   dist/test/model.boundary.test.js

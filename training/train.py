@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix
 
-from . import boundary, card, golden
+from . import boundary, card, drift, golden
 from .data import (CLASSES, DATA_FILE, FEATURE_NAMES, READING_COLUMNS, TYPE_CODES, VAE_FEATURE_IDX, Dataset,
                    features, references, sha256_file)
 from .export import OPSET, build_model
 from .model import RuleBoost, Targets, candidates
 from .protocol import (SEEDS, TEST_SIZE, boundary_metrics, compare_families, evaluate_vae, selection_score,
                        split)
+from .vae import score
 
 VERSION = "2.0.0"
 ODD_FILE = "data/anomaly-readings.json"
@@ -304,7 +305,9 @@ def main():
                onnx_bytes=len(onnx_bytes), ir_version=onnx_model.ir_version, nb_shipped=nb_shipped,
                references=references(ds.readings64), hazard=hazard_table(model),
                candidate_shas=candidate_shas, costs=measured_costs())
-    meta = model_json(ctx)
+    normal_tr = tr[ds.labels[tr] == 0]
+    meta = drift.with_section(model_json(ctx), drift.reference(
+        ds.readings64[tr], ds.labels[tr], score(vae, V[normal_tr]), threshold))
     write(os.path.join(args.out, "model.json"), json.dumps(meta, indent=1) + "\n")
     write(os.path.join(args.out, "README.md"), card.render(meta))
     if not meta["metrics"]["nearBoundary"]["floorsMet"]:

@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
 import { RowBatcher, type BatcherHooks, type BatcherStats, type Cancellation } from './batcher';
+import type { DriftMonitor } from './drift';
 import {
   explanationOf,
   readingsOutOfRange,
@@ -61,6 +62,16 @@ export class InferenceService {
   private readonly decode: DecodeOptions<FailureTypeName>;
   private readonly envelope: TrainingRange[];
   private released = false;
+  /** Told about every answered row (drift); explanation variants never reach it. */
+  private served: DriftMonitor | undefined;
+  private readonly servedOne = (result: PredictionResult): PredictionResult => {
+    this.served?.recordOne(result);
+    return result;
+  };
+  private readonly servedMany = (results: PredictionResult[]): PredictionResult[] => {
+    this.served?.record(results);
+    return results;
+  };
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -109,12 +120,19 @@ export class InferenceService {
 
   /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
   predict(reading: Reading, signal?: Cancellation): Promise<PredictionResult> {
-    return this.batcher.load(reading, signal);
+    const answer = this.batcher.load(reading, signal);
+    return this.served ? answer.then(this.servedOne) : answer;
   }
 
   /** Scores every reading in one model version, or fails whole. */
   predictMany(readings: readonly Reading[], signal?: Cancellation): Promise<PredictionResult[]> {
-    return this.batcher.loadAll(readings, signal);
+    const answers = this.batcher.loadAll(readings, signal);
+    return this.served ? answers.then(this.servedMany) : answers;
+  }
+
+  /** Counts every answered row into `monitor` from now on (set by ModelHost when this service serves). */
+  reportServed(monitor: DriftMonitor | undefined): void {
+    this.served = monitor;
   }
 
   /** Compares this session's outputs with golden.json in the model directory (a reload's acceptance test). */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { modelNotReady } from '../errors';
 import type { BatcherHooks } from './batcher';
+import type { DriftMonitor } from './drift';
 import type { InferenceService } from './inference.service';
 
 export type ModelState =
@@ -40,6 +41,8 @@ export class ModelHost {
   private factory: ServiceFactory | undefined;
   private observer: ModelObserver = {};
   private reloads: Promise<unknown> = Promise.resolve();
+  private drift: DriftMonitor | undefined;
+  private clusterMetricsText: (() => Promise<string>) | undefined;
 
   get state(): ModelState {
     return this.current;
@@ -48,6 +51,35 @@ export class ModelHost {
   /** Reports services and reloads to `observer` (set before `load`). */
   observe(observer: ModelObserver): void {
     this.observer = observer;
+  }
+
+  /** Counts the rows every serving model answers into `monitor` (set before `load`). */
+  watchDrift(monitor: DriftMonitor): void {
+    this.drift = monitor;
+  }
+
+  /** In a cluster worker: where the cluster's aggregated /metrics text comes from (modelInfo.drift sums every worker). */
+  useClusterDrift(clusterMetricsText: () => Promise<string>): void {
+    this.clusterMetricsText = clusterMetricsText;
+  }
+
+  /** The cluster's metrics text, when this process is one worker of several (else undefined: use driftMonitor). */
+  get clusterDrift(): (() => Promise<string>) | undefined {
+    return this.clusterMetricsText;
+  }
+
+  /** The drift monitor, when DRIFT_ENABLED (GraphQL's modelInfo.drift reads it). */
+  get driftMonitor(): DriftMonitor | undefined {
+    return this.drift;
+  }
+
+  /** `service` starts serving: drift compares with its reference and counts its answers. */
+  private startServing(service: InferenceService): void {
+    if (this.drift) {
+      this.drift.useReference(service.manifest.drift);
+      service.reportServed(this.drift);
+    }
+    this.observer.serving?.(service);
   }
 
   /** The one answer `/readyz` and `health.status` give: only `ready` takes new traffic. */
@@ -89,7 +121,7 @@ export class ModelHost {
         throw new Error(`model host was ${now.status} while loading`);
       }
       this.current = { status: 'ready', service };
-      this.observer.serving?.(service);
+      this.startServing(service);
       return service;
     } catch (err) {
       if (this.current.status === 'loading') this.current = { status: 'failed', error: err as Error };
@@ -133,7 +165,8 @@ export class ModelHost {
     }
     const old = now.service;
     this.current = { status: 'ready', service: candidate };
-    this.observer.serving?.(candidate);
+    old.reportServed(undefined); // calls still queued on the old model answer with another reference
+    this.startServing(candidate);
     this.observer.reloaded?.('ok');
     logger.info(
       { from: old.manifest.version, to: candidate.manifest.version, device: candidate.device, queuedOnOld: old.stats().queuedRows },

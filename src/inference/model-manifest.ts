@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { driftReferenceProblem, type DriftReference } from './drift';
 import { NUMERIC_FIELDS, type References, type TrainingRange } from './explanation';
 import { FAILURE_TYPES, INPUT_FIELDS, PRODUCT_TYPE_CODE, type FailureTypeName } from './model-io';
 
@@ -25,6 +26,11 @@ export interface ModelManifest {
    * data, written by training): where explanations move each reading back to.
    */
   references: References;
+  /**
+   * Training's reference distributions for live drift (training/drift.py). Optional: a model written
+   * before it existed still serves (drift then reports INSUFFICIENT_DATA); a malformed one stops the load.
+   */
+  drift?: DriftReference;
   metrics: {
     protocol?: string;
     perClassF1?: Partial<Record<FailureTypeName, { mean: number; std: number }>>;
@@ -85,6 +91,10 @@ export async function loadModelArtifacts(modelDir: string): Promise<{ manifest: 
     fail(manifestPath, '"anomaly.threshold" must be a positive number');
   }
   checkReferences(manifestPath, manifest);
+  if (manifest.drift !== undefined) {
+    const problem = driftReferenceProblem(manifest.drift);
+    if (problem) fail(manifestPath, `"drift" ${problem}; recompute it with \`/usr/bin/python3 -m training.drift\``);
+  }
   manifest.metrics ??= {};
   manifest.dataset ??= { sha256: 'unknown', licence: 'unknown' };
 

@@ -1,7 +1,9 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ErrorCode } from '../errors';
 import type { BatcherHooks, DropReason } from '../inference/batcher';
+import type { DriftMonitor } from '../inference/drift';
 import type { ModelObserver } from '../inference/model-host';
+import { DriftMetrics } from './drift-metrics';
 
 /** The rate-limit budgets a refusal can be counted against (`requests`: for a per-request limit at the HTTP edge). */
 export type RateLimitBudget = 'operations' | 'rows' | 'requests';
@@ -44,6 +46,7 @@ export class Metrics {
   readonly droppedRows: Counter<'reason'>;
   readonly largeBodyBytes: Gauge;
   readonly largeBodyRefusals: Counter;
+  private readonly drift: DriftMetrics;
   /** Reads the bytes of large bodies in flight when scraped (the App's bulk lane). */
   private largeBodiesInFlight: () => number = () => 0;
   /** In a cluster worker: answers /metrics with every worker's series (see src/cluster.ts). */
@@ -125,6 +128,7 @@ export class Metrics {
       help: 'Large request bodies refused with 503 because LARGE_BODIES_MAX_BYTES were already in flight.',
       registers,
     });
+    this.drift = new DriftMetrics(this.registry);
     this.startAtZero();
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -174,6 +178,11 @@ export class Metrics {
   /** Where pm_http_large_body_bytes reads from (the App's bulk lane). */
   watchLargeBodies(bytesInFlight: () => number): void {
     this.largeBodiesInFlight = bytesInFlight;
+  }
+
+  /** Where the drift metrics read from. */
+  watchDrift(monitor: DriftMonitor): void {
+    this.drift.watch(monitor);
   }
 
   rateLimitRefused(budget: RateLimitBudget): void {

@@ -1,8 +1,12 @@
 import { Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { AppContext } from '../context';
 import { forbidden, modelReloadFailed } from '../errors';
+import type { DriftSnapshot } from '../inference/drift';
+import { NUMERIC_FIELDS } from '../inference/explanation';
 import { InferenceService } from '../inference/inference.service';
 import { ModelReloadError } from '../inference/model-host';
+import { clusterDriftSnapshot } from '../observability/drift-cluster';
+import { Drift, DriftStatus } from '../schema/drift.type';
 import { Health, ServiceStatus } from '../schema/health.type';
 import { ModelInfo } from '../schema/model-info.type';
 import { SERVER_VERSION } from '../version';
@@ -26,8 +30,9 @@ export class ModelResolver {
   @Query(() => ModelInfo, {
     description: 'The loaded model: version, inputs with units and training ranges, metrics, anomaly threshold, device and batching.',
   })
-  modelInfo(@Ctx() ctx: AppContext): ModelInfo {
-    return describeModel(ctx, ctx.models.service());
+  async modelInfo(@Ctx() ctx: AppContext): Promise<ModelInfo> {
+    const service = ctx.models.service();
+    return describeModel(ctx, service, await describeDrift(ctx, service));
   }
 
   @Mutation(() => ModelInfo, {
@@ -39,7 +44,8 @@ export class ModelResolver {
     if (admins.length === 0) throw forbidden('reloadModel is disabled: no admin keys are configured (ADMIN_API_KEYS)');
     if (ctx.apiKeyHash === undefined || !admins.includes(ctx.apiKeyHash)) throw forbidden('reloadModel needs an admin API key');
     try {
-      return describeModel(ctx, await ctx.models.reload(ctx.log));
+      const service = await ctx.models.reload(ctx.log);
+      return describeModel(ctx, service, await describeDrift(ctx, service));
     } catch (err) {
       if (err instanceof ModelReloadError) throw modelReloadFailed(err.reason);
       throw err;
@@ -47,7 +53,7 @@ export class ModelResolver {
   }
 }
 
-function describeModel(ctx: AppContext, service: InferenceService): ModelInfo {
+function describeModel(ctx: AppContext, service: InferenceService, drift: Drift): ModelInfo {
   const { manifest } = service;
   const stats = service.stats();
   const perClass = manifest.metrics.perClassF1 ?? {};
@@ -92,5 +98,35 @@ function describeModel(ctx: AppContext, service: InferenceService): ModelInfo {
       rows: stats.rows,
       meanRowsPerRun: stats.meanRowsPerRun,
     },
+    drift,
   };
 }
+
+/**
+ * The drift window: this process's, or in a cluster every worker's summed (from the aggregated metrics,
+ * see drift-cluster.ts). A snapshot: the GraphQL objects never hold the monitor's arrays.
+ */
+async function describeDrift(ctx: AppContext, service: InferenceService): Promise<Drift> {
+  const cluster = ctx.models.clusterDrift;
+  const settings = ctx.config.observability.drift;
+  let snapshot: Omit<DriftSnapshot, 'classMix'> | undefined;
+  if (cluster && settings.enabled) {
+    try {
+      snapshot = clusterDriftSnapshot(await cluster(), settings, service.manifest.drift?.anomalyRate ?? 0);
+    } catch (err) {
+      // The primary did not answer: this worker's own window is still a sample of the traffic.
+      ctx.log.warn({ err }, "cluster drift unavailable; answering with this worker's window");
+    }
+  }
+  snapshot ??= ctx.models.driftMonitor?.snapshot() ?? EMPTY_DRIFT;
+  const { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate } = snapshot;
+  return { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate };
+}
+
+const EMPTY_DRIFT = {
+  windowRows: 0,
+  rowsSeen: 0,
+  fields: NUMERIC_FIELDS.map((field) => ({ field, psi: 0, status: DriftStatus.INSUFFICIENT_DATA })),
+  anomalyRate: 0,
+  trainingAnomalyRate: 0,
+};

@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { Drift } from './drift.type';
 import { FailureType } from './failure-type.enum';
 
 @ObjectType({ description: 'One input the model reads, with its unit and the range seen in training.', simpleResolvers: true })
@@ -135,4 +136,7 @@ export class ModelInfo {
 
   @Field(() => BatchingInfo, { description: 'Micro-batching settings and statistics.' })
   batching!: BatchingInfo;
+
+  @Field(() => Drift, { description: 'Input drift of the served readings against training (costs no rate-limit budget, like modelInfo).' })
+  drift!: Drift;
 }
