@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { App } from './app';
@@ -6,6 +7,7 @@ import { defaultConsoleDir } from './http/console';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
+import { PredictionLog } from './prediction-log/prediction-log';
 import { createProtection } from './protection';
 import { ModelResolver } from './resolvers/model.resolver';
 import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
@@ -33,6 +35,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   const schema = await buildSchema(protection.globalMiddlewares);
   const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
+  models.predictionLog = await PredictionLog.create(config.predictionLog, logger, metrics?.registry, cluster.worker?.id);
   return App.create({
     config,
     models,
@@ -51,6 +54,7 @@ export function loadModel(config: Config, logger: Logger, models: ModelHost): Pr
     InferenceService.create({
       ...config.inference,
       hooks,
+      predictionLog: models.predictionLog,
       onRunError: (err) => logger.error({ err }, 'inference run failed'),
     }),
   );

@@ -84,6 +84,7 @@ describe('loadConfig: defaults', () => {
         logPretty: false,
         metrics: { enabled: true, port: undefined },
       },
+      predictionLog: { sink: { kind: 'off' }, bufferRecords: 10_000 },
     };
     assert.deepEqual(loadConfig({}), expected);
   });

@@ -24,6 +24,8 @@ import {
   type Reading,
 } from './model-io';
 import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
+import type { PredictionLog } from '../prediction-log/prediction-log';
+import { uuidv7 } from '../prediction-log/uuidv7';
 
 export type { ModelOutputs, Reading } from './model-io';
 
@@ -32,6 +34,8 @@ export type { ModelOutputs, Reading } from './model-io';
  * the prediction's fields; explanations and the range check start from it).
  */
 export interface PredictionResult extends PredictionShape<FailureTypeName> {
+  /** UUIDv7, minted when the row's run finished: time-ordered, unique across processes. */
+  readonly id: string;
   readonly reading: Reading;
 }
 
@@ -48,6 +52,8 @@ export interface InferenceServiceOptions {
   hooks?: BatcherHooks;
   /** Told about each failed run (the caller only sees INFERENCE_FAILED). */
   onRunError?: (err: unknown) => void;
+  /** Where served predictions are recorded (PREDICTION_LOG); calls that name their request are logged. */
+  predictionLog?: PredictionLog;
 }
 
 export type LiveDevice = 'cpu' | 'cuda';
@@ -61,6 +67,8 @@ export class InferenceService {
   private readonly decode: DecodeOptions<FailureTypeName>;
   private readonly envelope: TrainingRange[];
   private released = false;
+  /** The range check the prediction log applies to this service's rows, bound once. */
+  private readonly rangeCheck = (reading: Reading): OutOfRangeReading[] => this.outOfRange(reading);
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -107,14 +115,29 @@ export class InferenceService {
     return ort.listSupportedBackends().map((b) => b.name);
   }
 
-  /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
-  predict(reading: Reading, signal?: Cancellation): Promise<PredictionResult> {
-    return this.batcher.load(reading, signal);
+  /**
+   * Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run.
+   * With `requestId` the prediction is appended to the prediction log (when PREDICTION_LOG is on).
+   */
+  predict(reading: Reading, signal?: Cancellation, requestId?: string): Promise<PredictionResult> {
+    const result = this.batcher.load(reading, signal);
+    const log = this.options.predictionLog;
+    if (log === undefined || requestId === undefined) return result;
+    return result.then((p) => {
+      log.append({ requestId, role: 'primary', rows: [p], outOfRange: this.rangeCheck });
+      return p;
+    });
   }
 
-  /** Scores every reading in one model version, or fails whole. */
-  predictMany(readings: readonly Reading[], signal?: Cancellation): Promise<PredictionResult[]> {
-    return this.batcher.loadAll(readings, signal);
+  /** Scores every reading in one model version, or fails whole; logged like `predict`. */
+  predictMany(readings: readonly Reading[], signal?: Cancellation, requestId?: string): Promise<PredictionResult[]> {
+    const result = this.batcher.loadAll(readings, signal);
+    const log = this.options.predictionLog;
+    if (log === undefined || requestId === undefined) return result;
+    return result.then((rows) => {
+      log.append({ requestId, role: 'primary', rows, outOfRange: this.rangeCheck });
+      return rows;
+    });
   }
 
   /** Compares this session's outputs with golden.json in the model directory (a reload's acceptance test). */
@@ -185,7 +208,7 @@ export class InferenceService {
       throw inferenceFailed();
     }
     // In place: a 1,000-row batch should not copy its predictions to add one property.
-    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { reading: rows[i] }));
+    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { id: uuidv7(), reading: rows[i] }));
   }
 }
 
