@@ -119,7 +119,7 @@ export class PredictionLog {
     if (this.writing) return this.writing;
     if (this.pendingRows === 0) return Promise.resolve();
     if (!this.writer.available) {
-      this.markDown('not connected');
+      // Not logged here: a sink still connecting at start is not down; the sink's own errors are.
       this.retryLater();
       return Promise.resolve();
     }

@@ -13,9 +13,6 @@ let poolAt = POOL_IDS * 8;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-let lastMs = -1;
-let seq = 0;
-
 function randomByte(): number {
   if (poolAt === pool.length) {
     randomFillSync(pool);
@@ -24,47 +21,65 @@ function randomByte(): number {
   return pool[poolAt++];
 }
 
-/** A new UUIDv7 string, later (in string order) than every id this process minted before. */
-export function uuidv7(now: number = Date.now()): string {
-  let ms = now;
-  if (ms > lastMs) {
-    lastMs = ms;
-    // Start each millisecond at a random point of the lower half, leaving room to count up.
-    seq = randomByte() & 0x7ff;
-  } else {
-    // Same millisecond, or the clock stepped back: keep counting on the last timestamp so order holds.
-    ms = lastMs;
-    seq++;
-    if (seq > 0xfff) {
-      // 2,048+ ids in one millisecond: borrow the next one rather than repeat or reorder.
-      lastMs = ++ms;
-      seq = randomByte() & 0x7ff;
+/**
+ * Mints ids in order. One per process (`uuidv7`); tests make their own with a clock they control,
+ * so a clock set in the future does not hold back the process's ids.
+ */
+export class UuidV7Generator {
+  private lastMs = -1;
+  private seq = 0;
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  /** A new UUIDv7 string, later (in string order) than every id this generator minted before. */
+  next(): string {
+    let ms = this.clock();
+    if (ms > this.lastMs) {
+      this.lastMs = ms;
+      // Start each millisecond at a random point of the lower half, leaving room to count up.
+      this.seq = randomByte() & 0x7ff;
+    } else {
+      // Same millisecond, or the clock stepped back: keep counting on the last timestamp so order holds.
+      ms = this.lastMs;
+      if (++this.seq > 0xfff) {
+        // 2,048+ ids in one millisecond: borrow the next one rather than repeat or reorder.
+        ms = ++this.lastMs;
+        this.seq = randomByte() & 0x7ff;
+      }
     }
+    const seq = this.seq;
+    const hi = Math.floor(ms / 0x1000000); // upper 24 bits of the 48-bit timestamp
+    const lo = ms % 0x1000000;
+    return (
+      HEX[(hi >>> 16) & 0xff] +
+      HEX[(hi >>> 8) & 0xff] +
+      HEX[hi & 0xff] +
+      HEX[(lo >>> 16) & 0xff] +
+      '-' +
+      HEX[(lo >>> 8) & 0xff] +
+      HEX[lo & 0xff] +
+      '-' +
+      HEX[0x70 | (seq >>> 8)] +
+      HEX[seq & 0xff] +
+      '-' +
+      HEX[0x80 | (randomByte() & 0x3f)] +
+      HEX[randomByte()] +
+      '-' +
+      HEX[randomByte()] +
+      HEX[randomByte()] +
+      HEX[randomByte()] +
+      HEX[randomByte()] +
+      HEX[randomByte()] +
+      HEX[randomByte()]
+    );
   }
-  const hi = Math.floor(ms / 0x1000000); // upper 24 bits of the 48-bit timestamp
-  const lo = ms % 0x1000000;
-  return (
-    HEX[(hi >>> 16) & 0xff] +
-    HEX[(hi >>> 8) & 0xff] +
-    HEX[hi & 0xff] +
-    HEX[(lo >>> 16) & 0xff] +
-    '-' +
-    HEX[(lo >>> 8) & 0xff] +
-    HEX[lo & 0xff] +
-    '-' +
-    HEX[0x70 | (seq >>> 8)] +
-    HEX[seq & 0xff] +
-    '-' +
-    HEX[0x80 | (randomByte() & 0x3f)] +
-    HEX[randomByte()] +
-    '-' +
-    HEX[randomByte()] +
-    HEX[randomByte()] +
-    HEX[randomByte()] +
-    HEX[randomByte()] +
-    HEX[randomByte()] +
-    HEX[randomByte()]
-  );
+}
+
+const processIds = new UuidV7Generator();
+
+/** A new UUIDv7 from the process's generator. */
+export function uuidv7(): string {
+  return processIds.next();
 }
 
 /** The millisecond timestamp a UUIDv7 carries. */
