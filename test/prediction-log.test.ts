@@ -12,6 +12,7 @@ import Redis from 'ioredis';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../src/config';
+import { ModelHost } from '../src/inference/model-host';
 import { PredictionLog } from '../src/prediction-log/prediction-log';
 import type { LoggedPrediction, PredictionRecord } from '../src/prediction-log/record';
 import { UUID_V7, uuidv7, UuidV7Generator, uuidv7Time } from '../src/prediction-log/uuidv7';
@@ -155,21 +156,25 @@ describe('PREDICTION_LOG configuration', () => {
   });
 });
 
+function sampleRow(): LoggedPrediction {
+  return {
+    id: uuidv7(),
+    reading: NORMAL_READING,
+    predictedFailureType: 'NO_FAILURE',
+    probabilities: [{ failureType: 'NO_FAILURE', probability: 1 }],
+    reconstructionError: 0.1,
+    isAnomaly: false,
+    modelVersion: 'v',
+  };
+}
+
 describe('PredictionLog buffer', () => {
   it('drops and counts what does not fit the buffer, writes the rest, and drops after close', async () => {
     const dir = tempDir();
     const registry = new Registry();
     const config = loadConfig({ PREDICTION_LOG: `file:${dir}/p.jsonl`, PREDICTION_LOG_BUFFER_RECORDS: '10' }).predictionLog;
     const log = (await PredictionLog.create(config, pino({ level: 'silent' }), registry))!;
-    const row = (): LoggedPrediction => ({
-      id: uuidv7(),
-      reading: NORMAL_READING,
-      predictedFailureType: 'NO_FAILURE',
-      probabilities: [{ failureType: 'NO_FAILURE', probability: 1 }],
-      reconstructionError: 0.1,
-      isAnomaly: false,
-      modelVersion: 'v',
-    });
+    const row = sampleRow;
     const entry = (n: number) => ({ requestId: 'r', role: 'primary' as const, rows: Array.from({ length: n }, row), outOfRange: () => [] });
     log.append(entry(6));
     log.append(entry(4));
@@ -181,6 +186,21 @@ describe('PredictionLog buffer', () => {
     assert.equal(metricValue(text, 'pm_prediction_log_records_total'), 10);
     assert.equal(metricValue(text, 'pm_prediction_log_dropped_total', { reason: 'buffer_full' }), 3);
     assert.equal(lines(`${dir}/p.jsonl`).length, 10);
+  });
+
+  it("ModelHost.close (the App's stop) writes out what is still buffered", async () => {
+    const dir = tempDir();
+    const config = loadConfig({ PREDICTION_LOG: `file:${dir}/p.jsonl` }).predictionLog;
+    const host = new ModelHost();
+    host.predictionLog = await PredictionLog.create(config, pino({ level: 'silent' }));
+    const rows = Array.from({ length: 40 }, () => ({ ...sampleRow(), id: uuidv7() }));
+    host.predictionLog!.append({ requestId: 'r', role: 'primary', rows, outOfRange: () => [] });
+    // No turn of the event loop in between: only close can have written them.
+    await host.close();
+    assert.deepEqual(
+      lines(`${dir}/p.jsonl`).map((r) => r.id),
+      rows.map((r) => r.id),
+    );
   });
 });
 
