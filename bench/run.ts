@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { BATCHING_QUERY, get, post, predictBatchBody, predictBody, PREDICTION_FIELDS, readings, rssOf, sleep } from './common';
 import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
+import { predictionLogBench, printPredictionLog } from './prediction-log';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -687,6 +688,10 @@ async function main(): Promise<void> {
     settleSeconds = (Date.now() - settleStart) / 1000;
   } finally {
     for (const p of procs) await stop(p);
+  }
+  // The prediction log's cost, PREDICTION_LOG=file vs off (bench/prediction-log.ts), with the servers above stopped.
+  if (!option('--only') || option('--only')!.split(',').includes('prediction-log')) {
+    printPredictionLog(await predictionLogBench({ quick: QUICK, modelDir: MODEL_DIR }), QUICK ? 'quick' : 'full');
   }
   const only = option('--only');
   if (!only || only.split(',').includes('workers-c64')) await workersComparison();

@@ -42,7 +42,12 @@ function lines(file: string): PredictionRecord[] {
 }
 
 /** Sends `predicts` single predictions and batches of the given sizes; returns every answered id with its request id. */
-async function traffic(s: TestServer, predicts: number, batches: number[], headers: Record<string, string> = {}): Promise<Map<string, string>> {
+async function traffic(
+  s: TestServer,
+  predicts: number,
+  batches: number[],
+  headers: Record<string, string> = {},
+): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   for (let i = 0; i < predicts; i++) {
     const requestId = `req-p${i}`;
@@ -92,7 +97,9 @@ describe('uuidv7', () => {
   it('is unique across processes minting in the same milliseconds', () => {
     const script = `const { uuidv7 } = require(${JSON.stringify(path.resolve('dist/src/prediction-log/uuidv7.js'))});
       const out = []; for (let i = 0; i < 50000; i++) out.push(uuidv7()); process.stdout.write(out.join('\\n'));`;
-    const runs = [0, 1, 2].map(() => spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout.split('\n'));
+    const runs = [0, 1, 2].map(() =>
+      spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout.split('\n'),
+    );
     const all = runs.flat();
     assert.equal(all.length, 150_000);
     assert.equal(new Set(all).size, all.length);
@@ -112,7 +119,11 @@ describe('PREDICTION_LOG configuration', () => {
 
   it('reads the three forms and their settings', () => {
     const dir = tempDir();
-    const file = loadConfig({ PREDICTION_LOG: `file:${dir}/p.jsonl`, PREDICTION_LOG_MAX_BYTES: '8192', PREDICTION_LOG_BUFFER_RECORDS: '7' });
+    const file = loadConfig({
+      PREDICTION_LOG: `file:${dir}/p.jsonl`,
+      PREDICTION_LOG_MAX_BYTES: '8192',
+      PREDICTION_LOG_BUFFER_RECORDS: '7',
+    });
     assert.deepEqual(file.predictionLog, { sink: { kind: 'file', path: `${dir}/p.jsonl`, maxBytes: 8192 }, bufferRecords: 7 });
     const redis = loadConfig({
       PREDICTION_LOG: 'redis',
@@ -120,7 +131,12 @@ describe('PREDICTION_LOG configuration', () => {
       PREDICTION_LOG_STREAM: 'plant-a:predictions',
       PREDICTION_LOG_MAX_RECORDS: '5000',
     });
-    assert.deepEqual(redis.predictionLog.sink, { kind: 'redis', url: 'redis://cache:6379', stream: 'plant-a:predictions', maxRecords: 5000 });
+    assert.deepEqual(redis.predictionLog.sink, {
+      kind: 'redis',
+      url: 'redis://cache:6379',
+      stream: 'plant-a:predictions',
+      maxRecords: 5000,
+    });
     assert.deepEqual(loadConfig({ PREDICTION_LOG: 'OFF' }).predictionLog.sink, { kind: 'off' });
   });
 
@@ -128,11 +144,17 @@ describe('PREDICTION_LOG configuration', () => {
     for (const bad of ['on', 'file:', 'files:/tmp/x', 'kafka']) {
       assert.match(refusal({ PREDICTION_LOG: bad }).message, /^Invalid configuration: PREDICTION_LOG: expected off, file:PATH or redis/);
     }
-    assert.match(refusal({ PREDICTION_LOG: 'file:/no/such/dir/p.jsonl' }).message, /PREDICTION_LOG: cannot write \/no\/such\/dir\/p\.jsonl: ENOENT/);
+    assert.match(
+      refusal({ PREDICTION_LOG: 'file:/no/such/dir/p.jsonl' }).message,
+      /PREDICTION_LOG: cannot write \/no\/such\/dir\/p\.jsonl: ENOENT/,
+    );
     const dir = tempDir();
     assert.match(refusal({ PREDICTION_LOG: `file:${dir}` }).message, /is a directory/);
     assert.match(refusal({ PREDICTION_LOG: 'redis' }).message, /PREDICTION_LOG: redis needs PREDICTION_LOG_REDIS_URL/);
-    assert.match(refusal({ PREDICTION_LOG: 'redis', PREDICTION_LOG_REDIS_URL: 'cache:6379' }).message, /PREDICTION_LOG_REDIS_URL: expected redis:/);
+    assert.match(
+      refusal({ PREDICTION_LOG: 'redis', PREDICTION_LOG_REDIS_URL: 'cache:6379' }).message,
+      /PREDICTION_LOG_REDIS_URL: expected redis:/,
+    );
     assert.equal(refusal({ PREDICTION_LOG_MAX_BYTES: '100' }).variable, 'PREDICTION_LOG_MAX_BYTES');
     assert.equal(refusal({ PREDICTION_LOG_BUFFER_RECORDS: '0' }).variable, 'PREDICTION_LOG_BUFFER_RECORDS');
     assert.equal(refusal({ PREDICTION_LOG_MAX_RECORDS: 'many' }).variable, 'PREDICTION_LOG_MAX_RECORDS');
@@ -146,7 +168,8 @@ describe('PREDICTION_LOG configuration', () => {
       [{ PREDICTION_LOG: 'redis' }, /^Invalid configuration: PREDICTION_LOG: redis needs PREDICTION_LOG_REDIS_URL/],
     ];
     // root may write anywhere: the unwritable directory only refuses for other users.
-    if (process.getuid?.() !== 0) cases.push([{ PREDICTION_LOG: `file:${readOnly}/p.jsonl` }, /^Invalid configuration: PREDICTION_LOG: cannot write .*: EACCES\n$/]);
+    if (process.getuid?.() !== 0)
+      cases.push([{ PREDICTION_LOG: `file:${readOnly}/p.jsonl` }, /^Invalid configuration: PREDICTION_LOG: cannot write .*: EACCES\n$/]);
     for (const [env, message] of cases) {
       const run = spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH, NODE_ENV: 'test', ...env }, encoding: 'utf8' });
       assert.equal(run.status, 2, run.stderr);
@@ -213,7 +236,7 @@ describe('PREDICTION_LOG=file: the HTTP server', () => {
   });
   after(() => s.close());
 
-  it('holds exactly one line per row served by predict and predictBatch, with the answers\' ids, and nothing of the caller', async () => {
+  it("holds exactly one line per row served by predict and predictBatch, with the answers' ids, and nothing of the caller", async () => {
     // API keys on: neither the key nor its hash may reach the log.
     const ids = await traffic(s, 7, [1, 25, 3], { 'x-api-key': KEY });
     const version = s.models.service().manifest.version;
@@ -375,8 +398,12 @@ describe('PREDICTION_LOG=redis', { skip: redisSkipReason() }, () => {
     await redis.stop();
   });
 
-  it('XADDs one entry per row served to the stream; XRANGE gives back the answers\' ids', async () => {
-    const s = await startServer({ PREDICTION_LOG: 'redis', PREDICTION_LOG_REDIS_URL: redis.url, PREDICTION_LOG_STREAM: 'test:predictions' });
+  it("XADDs one entry per row served to the stream; XRANGE gives back the answers' ids", async () => {
+    const s = await startServer({
+      PREDICTION_LOG: 'redis',
+      PREDICTION_LOG_REDIS_URL: redis.url,
+      PREDICTION_LOG_STREAM: 'test:predictions',
+    });
     let ids: Map<string, string>;
     try {
       ids = await traffic(s, 4, [10, 6]);

@@ -3,6 +3,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
+import type { PredictionLog } from '../prediction-log/prediction-log';
+import { uuidv7 } from '../prediction-log/uuidv7';
 import { RowBatcher, type BatcherHooks, type BatcherStats, type Cancellation } from './batcher';
 import {
   explanationOf,
@@ -24,8 +26,6 @@ import {
   type Reading,
 } from './model-io';
 import { loadModelArtifacts, ModelLoadError, trainingEnvelope, type ModelManifest } from './model-manifest';
-import type { PredictionLog } from '../prediction-log/prediction-log';
-import { uuidv7 } from '../prediction-log/uuidv7';
 
 export type { ModelOutputs, Reading } from './model-io';
 

@@ -1,5 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { PredictionLogConfig } from '../config';
 import { toRecord, type PredictionLogEntry, type PredictionRecord } from './record';
 import { FileWriter, RedisWriter, type SinkWriter } from './sinks';
@@ -65,15 +65,20 @@ export class PredictionLog {
   ): Promise<PredictionLog | undefined> {
     const sink = config.sink;
     if (sink.kind === 'off') return undefined;
-    let log: PredictionLog | undefined;
-    const onError = (message: string) => log?.markDown(message);
+    // The Redis client reports errors from the start; they reach the log once it exists.
+    const target: { log?: PredictionLog } = {};
+    const onError = (message: string) => target.log?.markDown(message);
     const writer =
       sink.kind === 'file'
         ? // Cluster workers each write a file of their own: rotation by rename cannot be shared between processes.
           await FileWriter.create(workerId === undefined ? sink.path : `${sink.path}.w${workerId}`, sink.maxBytes)
         : new RedisWriter(sink.url, sink.stream, sink.maxRecords, onError);
-    log = new PredictionLog(writer, config.bufferRecords, logger, registry);
-    logger.info({ sink: sink.kind, ...(sink.kind === 'file' ? { file: (writer as FileWriter).file } : { stream: sink.stream }) }, 'prediction log on');
+    const log = new PredictionLog(writer, config.bufferRecords, logger, registry);
+    target.log = log;
+    logger.info(
+      { sink: sink.kind, ...(sink.kind === 'file' ? { file: (writer as FileWriter).file } : { stream: sink.stream }) },
+      'prediction log on',
+    );
     return log;
   }
 
@@ -172,7 +177,10 @@ export class PredictionLog {
   private markDown(reason: string): void {
     if (this.state === 'down') return;
     this.state = 'down';
-    this.logger.error({ sink: this.writer.kind, reason }, 'prediction log sink unavailable; records wait in the buffer, then are dropped and counted');
+    this.logger.error(
+      { sink: this.writer.kind, reason },
+      'prediction log sink unavailable; records wait in the buffer, then are dropped and counted',
+    );
   }
 
   private markUp(): void {

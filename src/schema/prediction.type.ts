@@ -17,7 +17,7 @@ export class FailureProbability {
 export class Prediction {
   @Field(() => ID, {
     description:
-      'This prediction\'s id: a UUIDv7 (RFC 9562), time-ordered and unique across processes and replicas. The prediction log (PREDICTION_LOG) records it, so later ground truth can be joined to the prediction by id.',
+      "This prediction's id: a UUIDv7 (RFC 9562), time-ordered and unique across processes and replicas. The prediction log (PREDICTION_LOG) records it, so later ground truth can be joined to the prediction by id.",
   })
   id!: string;
 
