@@ -26,6 +26,7 @@ import { progress, RESULTS, selected, type BenchSettings } from './lib/settings'
 import { runCompared, type ComparedScenario, type ScenarioResult } from './scenarios/compared';
 import { driftComparison } from './scenarios/drift';
 import { compression, underAttack } from './scenarios/edge';
+import { predictionLogBench, printPredictionLog } from './scenarios/prediction-log';
 import { explanationScenario, type ExplanationResult } from './scenarios/explanation';
 import { soak } from './scenarios/soak';
 import { workersComparison } from './scenarios/workers';
@@ -147,6 +148,10 @@ async function main(): Promise<void> {
     settleSeconds = (Date.now() - settleStart) / 1000;
   } finally {
     for (const p of procs) await stop(p);
+  }
+  // The prediction log's cost, PREDICTION_LOG=file vs off (bench/scenarios/prediction-log.ts), with the servers above stopped.
+  if (selected(settings, 'prediction-log')) {
+    printPredictionLog(await predictionLogBench({ quick: settings.quick, modelDir: settings.modelDir }), settings.quick ? 'quick' : 'full');
   }
   if (selected(settings, 'workers-c64')) await workersComparison(settings);
   // Drift counting on against DRIFT_ENABLED=false (bench/scenarios/drift.ts).

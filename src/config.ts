@@ -3,7 +3,7 @@
  * Nothing else in the code base reads process.env: a bad value stops start-up with a message naming
  * the variable, instead of surfacing later as a strange runtime error.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -27,6 +27,7 @@ export interface Config {
   limits: LimitsConfig;
   protection: ProtectionConfig;
   observability: ObservabilityConfig;
+  predictionLog: PredictionLogConfig;
 }
 
 /** The HTTP server and what it serves: listener, workers, proxies, timeouts, CORS, the GraphQL tooling. */
@@ -129,6 +130,20 @@ export interface ObservabilityConfig {
   };
   /** Input drift against the model's training reference (src/inference/drift.ts, docs/monitoring.md). */
   drift: DriftSettings;
+}
+
+/** Where served predictions are recorded (PREDICTION_LOG): nowhere, a JSON-lines file, or a Redis stream. */
+export type PredictionLogSinkConfig =
+  | { kind: 'off' }
+  /** `maxBytes`: the file is rotated (renamed PATH.1, PATH.2, ...) before it would grow past it. */
+  | { kind: 'file'; path: string; maxBytes: number }
+  /** XADD to `stream`, trimmed to about `maxRecords` entries (MAXLEN ~). */
+  | { kind: 'redis'; url: string; stream: string; maxRecords: number };
+
+export interface PredictionLogConfig {
+  sink: PredictionLogSinkConfig;
+  /** Most records waiting to be written; more are dropped and counted (the sink never slows a prediction). */
+  bufferRecords: number;
 }
 
 export class ConfigError extends Error {
@@ -333,6 +348,43 @@ export function loadEnvFile(env: Env = process.env, cwd: string = process.cwd())
   return file;
 }
 
+/** The directory must exist and be writable, and PATH, if it exists, a writable file: checked now, not at the first prediction. */
+function writableFile(name: string, file: string): void {
+  const dir = path.dirname(file);
+  try {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) throw new ConfigError(name, `${file} is a directory, not a file`);
+    accessSync(stat ? file : dir, fsConstants.W_OK);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(name, `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** PREDICTION_LOG = off | file:PATH | redis, with the settings of the chosen sink. */
+function predictionLog(env: Env): PredictionLogConfig {
+  const raw = str(env, 'PREDICTION_LOG', 'off');
+  const maxBytes = int(env, 'PREDICTION_LOG_MAX_BYTES', 104_857_600, 4_096, 1_099_511_627_776);
+  const stream = str(env, 'PREDICTION_LOG_STREAM', 'pm:predictions');
+  const maxRecords = int(env, 'PREDICTION_LOG_MAX_RECORDS', 1_000_000, 1, 1_000_000_000);
+  const bufferRecords = int(env, 'PREDICTION_LOG_BUFFER_RECORDS', 10_000, 1, 10_000_000);
+  const url = env.PREDICTION_LOG_REDIS_URL?.trim() || undefined;
+  if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('PREDICTION_LOG_REDIS_URL', `expected redis://host:port, got "${url}"`);
+  let sink: PredictionLogSinkConfig;
+  if (raw.toLowerCase() === 'off') sink = { kind: 'off' };
+  else if (raw.toLowerCase() === 'redis') {
+    if (!url) throw new ConfigError('PREDICTION_LOG', 'redis needs PREDICTION_LOG_REDIS_URL (redis://host:port)');
+    sink = { kind: 'redis', url, stream, maxRecords };
+  } else if (raw.startsWith('file:') && raw.length > 'file:'.length) {
+    const file = path.resolve(raw.slice('file:'.length));
+    writableFile('PREDICTION_LOG', file);
+    sink = { kind: 'file', path: file, maxBytes };
+  } else {
+    throw new ConfigError('PREDICTION_LOG', `expected off, file:PATH or redis, got "${raw}"`);
+  }
+  return { sink, bufferRecords };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -395,6 +447,7 @@ export function loadConfig(env: Env = process.env): Config {
       },
       drift: driftSettings(env),
     },
+    predictionLog: predictionLog(env),
   };
 }
 

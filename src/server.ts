@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { App } from './app';
@@ -7,6 +8,7 @@ import { DriftMonitor } from './inference/drift';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
+import { PredictionLog } from './prediction-log/prediction-log';
 import { createProtection } from './protection';
 import { ModelResolver } from './resolvers/model.resolver';
 import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
@@ -38,6 +40,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   const drift = new DriftMonitor(config.observability.drift);
   models.watchDrift(drift);
   metrics?.watchDrift(drift);
+  models.predictionLog = await PredictionLog.create(config.predictionLog, logger, metrics?.registry, cluster.worker?.id);
   return App.create({
     config,
     models,
@@ -56,6 +59,7 @@ export function loadModel(config: Config, logger: Logger, models: ModelHost): Pr
     InferenceService.create({
       ...config.inference,
       hooks,
+      predictionLog: models.predictionLog,
       onRunError: (err) => logger.error({ err }, 'inference run failed'),
     }),
   );

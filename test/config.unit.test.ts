@@ -85,6 +85,7 @@ describe('loadConfig: defaults', () => {
         metrics: { enabled: true, port: undefined },
         drift: { enabled: true, windowRows: 10_000, maxAgeMs: 86_400_000, minRows: 500, psiModerate: 0.1, psiSignificant: 0.25 },
       },
+      predictionLog: { sink: { kind: 'off' }, bufferRecords: 10_000 },
     };
     assert.deepEqual(loadConfig({}), expected);
   });

@@ -3,6 +3,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { InferenceDevice } from '../config';
 import { inferenceFailed } from '../errors';
+import type { PredictionLog } from '../prediction-log/prediction-log';
+import { uuidv7 } from '../prediction-log/uuidv7';
 import { RowBatcher, type BatcherHooks, type BatcherStats, type Cancellation } from './batcher';
 import type { DriftMonitor } from './drift';
 import {
@@ -33,6 +35,8 @@ export type { ModelOutputs, Reading } from './model-io';
  * the prediction's fields; explanations and the range check start from it).
  */
 export interface PredictionResult extends PredictionShape<FailureTypeName> {
+  /** UUIDv7, minted when the row's run finished: time-ordered, unique across processes. */
+  readonly id: string;
   readonly reading: Reading;
 }
 
@@ -49,6 +53,8 @@ export interface InferenceServiceOptions {
   hooks?: BatcherHooks;
   /** Told about each failed run (the caller only sees INFERENCE_FAILED). */
   onRunError?: (err: unknown) => void;
+  /** Where served predictions are recorded (PREDICTION_LOG); calls that name their request are logged. */
+  predictionLog?: PredictionLog;
 }
 
 export type LiveDevice = 'cpu' | 'cuda';
@@ -64,14 +70,8 @@ export class InferenceService {
   private released = false;
   /** Told about every answered row (drift); explanation variants never reach it. */
   private served: DriftMonitor | undefined;
-  private readonly servedOne = (result: PredictionResult): PredictionResult => {
-    this.served?.recordOne(result);
-    return result;
-  };
-  private readonly servedMany = (results: PredictionResult[]): PredictionResult[] => {
-    this.served?.record(results);
-    return results;
-  };
+  /** The range check the prediction log applies to this service's rows, bound once. */
+  private readonly rangeCheck = (reading: Reading): OutOfRangeReading[] => this.outOfRange(reading);
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -118,16 +118,32 @@ export class InferenceService {
     return ort.listSupportedBackends().map((b) => b.name);
   }
 
-  /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
-  predict(reading: Reading, signal?: Cancellation): Promise<PredictionResult> {
+  /**
+   * Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run.
+   * Every answered row is counted for drift; with `requestId` it is also appended to the prediction log
+   * (when PREDICTION_LOG is on).
+   */
+  predict(reading: Reading, signal?: Cancellation, requestId?: string): Promise<PredictionResult> {
     const answer = this.batcher.load(reading, signal);
-    return this.served ? answer.then(this.servedOne) : answer;
+    const log = requestId === undefined ? undefined : this.options.predictionLog;
+    if (this.served === undefined && log === undefined) return answer;
+    return answer.then((p) => {
+      this.served?.recordOne(p);
+      log?.append({ requestId: requestId as string, role: 'primary', rows: [p], outOfRange: this.rangeCheck });
+      return p;
+    });
   }
 
-  /** Scores every reading in one model version, or fails whole. */
-  predictMany(readings: readonly Reading[], signal?: Cancellation): Promise<PredictionResult[]> {
+  /** Scores every reading in one model version, or fails whole; counted and logged like `predict`. */
+  predictMany(readings: readonly Reading[], signal?: Cancellation, requestId?: string): Promise<PredictionResult[]> {
     const answers = this.batcher.loadAll(readings, signal);
-    return this.served ? answers.then(this.servedMany) : answers;
+    const log = requestId === undefined ? undefined : this.options.predictionLog;
+    if (this.served === undefined && log === undefined) return answers;
+    return answers.then((rows) => {
+      this.served?.record(rows);
+      log?.append({ requestId: requestId as string, role: 'primary', rows, outOfRange: this.rangeCheck });
+      return rows;
+    });
   }
 
   /** Counts every answered row into `monitor` from now on (set by ModelHost when this service serves). */
@@ -203,7 +219,7 @@ export class InferenceService {
       throw inferenceFailed();
     }
     // In place: a 1,000-row batch should not copy its predictions to add one property.
-    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { reading: rows[i] }));
+    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { id: uuidv7(), reading: rows[i] }));
   }
 }
 

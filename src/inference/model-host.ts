@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { modelNotReady } from '../errors';
+import type { PredictionLog } from '../prediction-log/prediction-log';
 import type { BatcherHooks } from './batcher';
 import type { DriftMonitor } from './drift';
 import type { InferenceService } from './inference.service';
@@ -43,6 +44,12 @@ export class ModelHost {
   private reloads: Promise<unknown> = Promise.resolve();
   private drift: DriftMonitor | undefined;
   private clusterMetricsText: (() => Promise<string>) | undefined;
+  /**
+   * The prediction log every service this host loads writes to (PREDICTION_LOG; set before `load`).
+   * The host owns it because it is the last thing the App's stop closes: the log's final flush comes
+   * after the last request has been answered.
+   */
+  predictionLog: PredictionLog | undefined;
 
   get state(): ModelState {
     return this.current;
@@ -176,10 +183,11 @@ export class ModelHost {
     return candidate;
   }
 
-  /** Stops serving new predictions and releases the session. */
+  /** Stops serving new predictions, releases the session, then writes out the prediction log's buffer. */
   async close(): Promise<void> {
     const previous = this.current;
     this.current = { status: 'closing' };
     if ((previous.status === 'ready' || previous.status === 'draining') && previous.service) await previous.service.close();
+    await this.predictionLog?.close();
   }
 }

@@ -1,4 +1,4 @@
-import { Field, Float, ObjectType } from 'type-graphql';
+import { Field, Float, ID, ObjectType } from 'type-graphql';
 import { FailureType } from './failure-type.enum';
 
 @ObjectType({ description: 'Probability of one failure type.', simpleResolvers: true })
@@ -15,6 +15,12 @@ export class FailureProbability {
 
 @ObjectType({ description: 'What the models say about one sensor reading.', simpleResolvers: true })
 export class Prediction {
+  @Field(() => ID, {
+    description:
+      "This prediction's id: a UUIDv7 (RFC 9562), time-ordered and unique across processes and replicas. The prediction log (PREDICTION_LOG) records it, so later ground truth can be joined to the prediction by id.",
+  })
+  id!: string;
+
   @Field(() => FailureType, { description: 'The most probable failure type (NO_FAILURE when none).' })
   predictedFailureType!: FailureType;
 
