@@ -4,7 +4,8 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import type { App } from './app';
 import { IpcClient, type IpcRequest } from './cluster-ipc';
 import type { Config } from './config';
-import type { ModelHost } from './inference/model-host';
+import type { ModelHost, ShadowPair } from './inference/model-host';
+import { addTotals, type ShadowTotals } from './inference/shadow-scorer';
 import { serveMetrics } from './observability/metrics-server';
 import { RATE_LIMIT_CHANNEL } from './protection/cluster-store';
 import { MemoryRateLimitStore } from './protection/store';
@@ -12,6 +13,10 @@ import { MemoryRateLimitStore } from './protection/store';
 /** IPC tags besides the rate limiter's: a worker asking for the cluster's metrics, and saying it is ready. */
 const METRICS_CHANNEL = 'pm:metrics';
 const READY_CHANNEL = 'pm:ready';
+/** A worker asking for the shadow statistics of every worker; the primary collecting them from each. */
+const SHADOW_CHANNEL = 'pm:shadow';
+const SHADOW_COLLECT = 'pm:shadow:collect';
+type ShadowReport = { pair: ShadowPair; totals: ShadowTotals } | null;
 
 /**
  * WORKERS > 1: the primary process serves nothing itself. It forks the workers (each a whole server
@@ -29,8 +34,43 @@ export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
 
   const fork = () => cluster.fork();
+  const collecting = new Map<number, (worker: Worker, report: ShadowReport) => void>();
+  let collectId = 0;
+  /** Every ready worker's totals for `pair`, summed (a worker that does not answer within 2 s is left out). */
+  const collectShadow = (pair: ShadowPair): Promise<ShadowTotals | null> => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && everReady.has(w.id) && w.isConnected());
+    const id = ++collectId;
+    return new Promise((resolve) => {
+      let sum: ShadowTotals | null = null;
+      const waiting = new Set(workers.map((w) => w.id));
+      const finish = () => {
+        clearTimeout(timer);
+        collecting.delete(id);
+        resolve(sum);
+      };
+      const timer = setTimeout(finish, 2_000);
+      collecting.set(id, (worker, report) => {
+        if (!waiting.delete(worker.id)) return;
+        if (report && report.pair.primary === pair.primary && report.pair.shadow === pair.shadow) {
+          sum = sum ? addTotals(sum, report.totals) : report.totals;
+        }
+        if (waiting.size === 0) finish();
+      });
+      if (waiting.size === 0) finish();
+      for (const w of workers) w.send({ pm: SHADOW_COLLECT, id });
+    });
+  };
   cluster.on('message', (worker: Worker, message: IpcRequest) => {
     switch (message?.pm) {
+      case SHADOW_COLLECT:
+        collecting.get(message.id)?.(worker, (message.result ?? null) as ShadowReport);
+        return;
+      case SHADOW_CHANNEL:
+        collectShadow(message.pair as ShadowPair).then(
+          (result) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result }),
+          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
+        );
+        return;
       case `${RATE_LIMIT_CHANNEL}:budgets`:
       case `${RATE_LIMIT_CHANNEL}:requests`: {
         const store = message.family === 'requests' ? stores.requests : stores.budgets;
@@ -144,6 +184,18 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
       const ipc = new IpcClient(METRICS_CHANNEL, 6_000);
       metrics.useAggregate(() => ipc.request<string>({}));
     }
+    // Shadow statistics: answer the primary's collection, and ask it for the sum over every worker.
+    process.on('message', (message: IpcRequest | undefined) => {
+      if (message?.pm === SHADOW_COLLECT) process.send?.({ pm: SHADOW_COLLECT, id: message.id, result: models.shadowTotals() ?? null });
+    });
+    const shadowIpc = new IpcClient(SHADOW_CHANNEL, 3_000);
+    models.useShadowAggregate(async (pair, local) => {
+      try {
+        return (await shadowIpc.request<ShadowTotals | null>({ pair })) ?? local;
+      } catch {
+        return local; // the primary did not answer: this worker's own statistics are still exact for it
+      }
+    });
     return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
   }
   if (metrics && config.observability.metrics.port !== undefined) {

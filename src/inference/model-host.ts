@@ -2,7 +2,16 @@ import type { Logger } from 'pino';
 import { modelNotReady } from '../errors';
 import type { BatcherHooks } from './batcher';
 import type { InferenceService } from './inference.service';
-import { ShadowScorer, type ShadowHooks, type ShadowListener } from './shadow-scorer';
+import { ShadowScorer, summarize, type ShadowHooks, type ShadowListener, type ShadowSummary, type ShadowTotals } from './shadow-scorer';
+
+/** Which primary/shadow pair some totals belong to (only the same pair's totals are summed). */
+export interface ShadowPair {
+  primary: string;
+  shadow: string;
+}
+
+/** Sums this pair's totals over every worker of a cluster (src/cluster.ts); the local process's alone otherwise. */
+export type ShadowAggregate = (pair: ShadowPair, local: ShadowTotals) => Promise<ShadowTotals>;
 
 export type ModelState =
   | { status: 'loading' }
@@ -82,6 +91,7 @@ export class ModelHost {
   /** The relay of the shadow's batcher hooks, switched to the primary's at a promotion. */
   private shadowRelay: HookRelay | undefined;
   private shadowListener: ShadowListener | undefined;
+  private shadowAggregate: ShadowAggregate | undefined;
 
   get state(): ModelState {
     return this.current;
@@ -100,6 +110,27 @@ export class ModelHost {
   /** The shadow compared with the primary, if one is loaded. */
   shadow(): ShadowScorer | undefined {
     return this.scorer;
+  }
+
+  /** This process's shadow pair and totals, for a cluster's aggregation (undefined: no shadow). */
+  shadowTotals(): { pair: ShadowPair; totals: ShadowTotals } | undefined {
+    const scorer = this.scorer;
+    const primary = this.peek();
+    if (!scorer || !primary) return undefined;
+    return { pair: { primary: primary.manifest.version, shadow: scorer.version }, totals: scorer.totalsSnapshot() };
+  }
+
+  /** Sums shadow statistics through `aggregate` (a cluster worker asks the primary for every worker's). */
+  useShadowAggregate(aggregate: ShadowAggregate): void {
+    this.shadowAggregate = aggregate;
+  }
+
+  /** The shadow's agreement statistics (over every worker in a cluster), or undefined when there is no shadow. */
+  async shadowSummary(): Promise<ShadowSummary | undefined> {
+    const local = this.shadowTotals();
+    if (!local) return undefined;
+    const totals = this.shadowAggregate ? await this.shadowAggregate(local.pair, local.totals) : local.totals;
+    return summarize(local.pair.shadow, totals);
   }
 
   /**
@@ -330,7 +361,14 @@ export class ModelHost {
     this.current = { status: 'closing' };
     const scorer = this.scorer;
     this.unpair();
-    if (scorer) await scorer.withdraw().then(() => scorer.service.close());
+    if (scorer) {
+      // A shadow run still in progress gets a second to finish; shutdown does not wait on the shadow longer.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)));
+      await Promise.race([scorer.withdraw(), grace]);
+      clearTimeout(timer);
+      await scorer.service.close();
+    }
     if ((previous.status === 'ready' || previous.status === 'draining') && previous.service) await previous.service.close();
   }
 }

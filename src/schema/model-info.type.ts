@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { FailureType } from './failure-type.enum';
+import { ShadowInfo } from './shadow.type';
 
 @ObjectType({ description: 'One input the model reads, with its unit and the range seen in training.', simpleResolvers: true })
 export class ModelInput {
@@ -135,4 +136,10 @@ export class ModelInfo {
 
   @Field(() => BatchingInfo, { description: 'Micro-batching settings and statistics.' })
   batching!: BatchingInfo;
+
+  @Field(() => ShadowInfo, {
+    nullable: true,
+    description: 'The shadow model compared with this one on live rows, and how they agree; null when none is loaded (SHADOW_MODEL_DIR).',
+  })
+  shadow!: ShadowInfo | null;
 }
