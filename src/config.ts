@@ -327,7 +327,10 @@ function shadow(env: Env): ShadowConfig | undefined {
   try {
     statSync(path.join(modelDir, 'model.json'));
   } catch (err) {
-    throw new ConfigError('SHADOW_MODEL_DIR', `${modelDir} holds no readable model.json (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    throw new ConfigError(
+      'SHADOW_MODEL_DIR',
+      `${modelDir} holds no readable model.json (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
   }
   return { modelDir, sampleRate: Number(rawRate) };
 }

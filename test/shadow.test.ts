@@ -16,7 +16,8 @@ const ADMIN_KEY = 'shadow-test-admin-key';
 const ADMIN = { 'x-api-key': ADMIN_KEY };
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 const BATCH = 'mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { modelVersion predictedFailureType } }';
-const SHADOW = '{ modelInfo { version shadow { version rowsCompared agreement anomalyAgreement meanAbsProbabilityDelta disagreements { primary shadow rows } } } }';
+const SHADOW =
+  '{ modelInfo { version shadow { version rowsCompared agreement anomalyAgreement meanAbsProbabilityDelta disagreements { primary shadow rows } } } }';
 const RELOAD = 'mutation R($promote: Boolean!) { reloadModel(promoteShadow: $promote) { version shadow { version rowsCompared } } }';
 
 async function predictAll(s: TestServer, rows: readonly Reading[], chunk = 1_000): Promise<void> {
@@ -75,16 +76,18 @@ describe('shadow scoring: configuration', () => {
     cpSync(TEST_MODEL_DIR, broken, { recursive: true });
     writeFileSync(path.join(broken, 'golden.json'), '{ "cases": [] }');
     try {
-      for (const env of [
-        { SHADOW_MODEL_DIR: TEST_MODEL_DIR, SHADOW_SAMPLE_RATE: '2' },
-        { SHADOW_MODEL_DIR: broken },
-      ] as Array<Record<string, string>>) {
+      for (const env of [{ SHADOW_MODEL_DIR: TEST_MODEL_DIR, SHADOW_SAMPLE_RATE: '2' }, { SHADOW_MODEL_DIR: broken }] as Array<
+        Record<string, string>
+      >) {
         const p = new ServerProcess({ PORT: '0', MODEL_DIR: TEST_MODEL_DIR, ...env });
         const { code } = await p.exited;
         assert.equal(code, 2, p.stderr);
         const lines = p.stderr.trim().split('\n');
         assert.equal(lines.length, 1, p.stderr);
-        assert.match(lines[0], env.SHADOW_SAMPLE_RATE ? /^Invalid configuration: SHADOW_SAMPLE_RATE: / : /^Invalid configuration: SHADOW_MODEL_DIR: .*golden/);
+        assert.match(
+          lines[0],
+          env.SHADOW_SAMPLE_RATE ? /^Invalid configuration: SHADOW_SAMPLE_RATE: / : /^Invalid configuration: SHADOW_MODEL_DIR: .*golden/,
+        );
       }
     } finally {
       rmSync(broken, { recursive: true, force: true });
@@ -138,7 +141,9 @@ describe('shadow scoring: the same model as primary and shadow', () => {
 
   it("hands each shadow run to the listener (the prediction log's hook): rows, the shadow's answers, its version", async () => {
     const seen: Array<{ rows: number; outputs: number; version: string; first: unknown }> = [];
-    s.models.onShadowScored((rows, outputs, version) => seen.push({ rows: rows.length, outputs: outputs.length, version, first: { ...rows[0] } }));
+    s.models.onShadowScored((rows, outputs, version) =>
+      seen.push({ rows: rows.length, outputs: outputs.length, version, first: { ...rows[0] } }),
+    );
     try {
       await predictAll(s, [NORMAL_READING, { ...NORMAL_READING, torque: 60 }]);
       await shadowSettled(s);
@@ -179,7 +184,11 @@ describe('shadow scoring: a different model', () => {
     const pairs = new Map<string, number>(info.disagreements.map((d: any) => [`${d.primary}>${d.shadow}`, d.rows]));
     assert.deepEqual(pairs, offline.pairs);
     const counts = info.disagreements.map((d: any) => d.rows);
-    assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'most rows first');
+    assert.deepEqual(
+      counts,
+      [...counts].sort((a, b) => b - a),
+      'most rows first',
+    );
 
     const text = await scrape(s.origin);
     assert.equal(metricValue(text, 'pm_shadow_rows_total'), rows.length);
@@ -235,7 +244,7 @@ describe('shadow scoring: a different model', () => {
     assert.equal(s.models.service().manifest.version, shadowVersion);
     assert.equal(s.models.shadow(), undefined);
     await until('the old primary session released', () => primary.closed, { timeoutMs: 10_000 });
-    assert.equal((await shadowInfo(s)), null);
+    assert.equal(await shadowInfo(s), null);
     const text = await scrape(s.origin);
     assert.equal(metricValue(text, 'pm_model_info', { role: 'primary', version: shadowVersion }), 1);
     assert.equal(metricValue(text, 'pm_model_info', { role: 'shadow' }), 0);

@@ -307,7 +307,12 @@ export class ModelHost {
     this.observer.shadow?.(undefined);
     this.observer.reloaded?.('ok');
     logger.info(
-      { from: old.manifest.version, to: promoted.manifest.version, rowsCompared: scorer.summary().rowsCompared, queuedOnOld: old.stats().queuedRows },
+      {
+        from: old.manifest.version,
+        to: promoted.manifest.version,
+        rowsCompared: scorer.summary().rowsCompared,
+        queuedOnOld: old.stats().queuedRows,
+      },
       'shadow model promoted',
     );
     old.retire().catch((err) => logger.error({ err }, 'releasing the replaced model failed'));

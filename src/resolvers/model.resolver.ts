@@ -3,8 +3,8 @@ import type { AppContext } from '../context';
 import { forbidden, modelReloadFailed, shadowDropped } from '../errors';
 import { InferenceService } from '../inference/inference.service';
 import { ModelReloadError, ShadowDroppedError } from '../inference/model-host';
-import { Health, ServiceStatus } from '../schema/health.type';
 import type { ShadowSummary } from '../inference/shadow-scorer';
+import { Health, ServiceStatus } from '../schema/health.type';
 import { ModelInfo } from '../schema/model-info.type';
 import { SERVER_VERSION } from '../version';
 

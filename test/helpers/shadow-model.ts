@@ -30,7 +30,9 @@ export async function variantModel(sourceDir: string, target: number, delta: num
   writeFileSync(onnxPath, onnx);
 
   const goldenPath = path.join(dir, 'golden.json');
-  const golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as { cases: Array<{ input: number[]; probabilities: number[]; reconstructionError: number }> };
+  const golden = JSON.parse(readFileSync(goldenPath, 'utf8')) as {
+    cases: Array<{ input: number[]; probabilities: number[]; reconstructionError: number }>;
+  };
   const session = await ort.InferenceSession.create(onnx);
   try {
     const input = new Float32Array(golden.cases.length * INPUT_WIDTH);
@@ -97,7 +99,8 @@ export async function compareOffline(
     }
     if (p[i].isAnomaly === s[i].isAnomaly) sameAnomaly++;
     let d = 0;
-    for (let k = 0; k < p[i].probabilities.length; k++) d += Math.abs(p[i].probabilities[k].probability - s[i].probabilities[k].probability);
+    for (let k = 0; k < p[i].probabilities.length; k++)
+      d += Math.abs(p[i].probabilities[k].probability - s[i].probabilities[k].probability);
     deltaSum += d / p[i].probabilities.length;
   }
   return { same, sameAnomaly, deltaSum, pairs };
@@ -116,7 +119,12 @@ async function predictOffline(dir: string, rows: readonly Reading[]) {
         reconstructionError: out[manifest.outputs.reconstructionError.name].data as Float32Array,
       },
       rows.length,
-      { labels: manifest.outputs.probabilities.labels, anomalyThreshold: manifest.anomaly.threshold, device: 'cpu', modelVersion: manifest.version },
+      {
+        labels: manifest.outputs.probabilities.labels,
+        anomalyThreshold: manifest.anomaly.threshold,
+        device: 'cpu',
+        modelVersion: manifest.version,
+      },
     );
   } finally {
     await session.release();
