@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config';
 import type { Reading } from '../src/inference/model-io';
 import { metricValue, scrape } from './helpers/metrics';
-import { ServerProcess } from './helpers/process';
+import { freePort, ServerProcess } from './helpers/process';
 import { failRuns, holdRuns, NORMAL_READING, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
 import { compareOffline, spreadReadings, variantModel } from './helpers/shadow-model';
 import { until } from './helpers/wait';
@@ -365,5 +365,33 @@ describe('shadow scoring: sampling, a slow or failing shadow, a shadow refused a
       await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('shadow scoring: WORKERS=2', () => {
+  let server: ServerProcess | undefined;
+  after(() => server?.kill());
+
+  it("sums every worker's comparisons; SIGHUP reloads both models in every worker and starts them again", async () => {
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    server = new ServerProcess({ WORKERS: '2', PORT: String(port), SHADOW_MODEL_DIR: TEST_MODEL_DIR, RATE_LIMIT_ENABLED: 'false' });
+    await server.waitFor('worker ready', 2);
+    const post = (query: string, variables?: unknown) =>
+      fetch(`${origin}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ query, variables }),
+      }).then(async (r) => (await r.json()) as any);
+    const answers = await Promise.all(Array.from({ length: 40 }, () => post(BATCH, { inputs: [NORMAL_READING] })));
+    assert.ok(answers.every((a) => a.errors === undefined));
+    const compared = async () => (await post(SHADOW)).data.modelInfo.shadow.rowsCompared as number;
+    await until('40 rows compared over both workers', async () => (await compared()) === 40, { timeoutMs: 10_000 });
+    // Whichever worker answers, it reports both workers' rows.
+    for (let i = 0; i < 4; i++) assert.equal(await compared(), 40);
+    assert.equal(metricValue(await scrape(origin), 'pm_shadow_rows_total'), 40);
+    server.child.kill('SIGHUP');
+    await server.waitFor('model reloaded', 2);
+    for (let i = 0; i < 4; i++) assert.equal(await compared(), 0);
   });
 });
