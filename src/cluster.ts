@@ -4,7 +4,8 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import type { App } from './app';
 import { IpcClient, type IpcRequest } from './cluster-ipc';
 import type { Config } from './config';
-import type { ModelHost } from './inference/model-host';
+import type { ModelHost, ShadowPair } from './inference/model-host';
+import { addTotals, type ShadowTotals } from './inference/shadow-scorer';
 import { withClusterDrift } from './observability/drift-cluster';
 import { serveMetrics } from './observability/metrics-server';
 import { RATE_LIMIT_CHANNEL } from './protection/cluster-store';
@@ -13,6 +14,10 @@ import { MemoryRateLimitStore } from './protection/store';
 /** IPC tags besides the rate limiter's: a worker asking for the cluster's metrics, and saying it is ready. */
 const METRICS_CHANNEL = 'pm:metrics';
 const READY_CHANNEL = 'pm:ready';
+/** A worker asking for the shadow statistics of every worker; the primary collecting them from each. */
+const SHADOW_CHANNEL = 'pm:shadow';
+const SHADOW_COLLECT = 'pm:shadow:collect';
+type ShadowReport = { pair: ShadowPair; totals: ShadowTotals } | null;
 
 /**
  * WORKERS > 1: the primary process serves nothing itself. It forks the workers (each a whole server
@@ -32,10 +37,23 @@ export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
 
   const fork = () => cluster.fork();
-  cluster.on(
-    'message',
-    answerWorker(stores, clusterMetrics, everReady, config, logger),
-  );
+  const answer = answerWorker(stores, clusterMetrics, everReady, config, logger);
+  const shadow = shadowCollector(everReady);
+  cluster.on('message', (worker: Worker, message: IpcRequest) => {
+    switch (message?.pm) {
+      case SHADOW_COLLECT:
+        shadow.report(message.id, worker, (message.result ?? null) as ShadowReport);
+        return;
+      case SHADOW_CHANNEL:
+        shadow.collect(message.pair as ShadowPair).then(
+          (result) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result }),
+          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
+        );
+        return;
+      default:
+        answer(worker, message);
+    }
+  });
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -163,6 +181,18 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
       // modelInfo.drift answers for the cluster too, from the same aggregated counts.
       models.useClusterDrift(async () => (await metrics.metricsText()).body);
     }
+    // Shadow statistics: answer the primary's collection, and ask it for the sum over every worker.
+    process.on('message', (message: IpcRequest | undefined) => {
+      if (message?.pm === SHADOW_COLLECT) process.send?.({ pm: SHADOW_COLLECT, id: message.id, result: models.shadowTotals() ?? null });
+    });
+    const shadowIpc = new IpcClient(SHADOW_CHANNEL, 3_000);
+    models.useShadowAggregate(async (pair, local) => {
+      try {
+        return (await shadowIpc.request<ShadowTotals | null>({ pair })) ?? local;
+      } catch {
+        return local; // the primary did not answer: this worker's own statistics are still exact for it
+      }
+    });
     return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
   }
   if (metrics && config.observability.metrics.port !== undefined) {
@@ -175,4 +205,42 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
     logger.info({ port }, 'metrics listening');
   }
   return { ready: () => undefined };
+}
+
+/** Collects every ready worker's shadow totals for one primary/shadow pair, summed. */
+function shadowCollector(everReady: Set<number>): {
+  collect(pair: ShadowPair): Promise<ShadowTotals | null>;
+  report(id: number, worker: Worker, report: ShadowReport): void;
+} {
+  const collecting = new Map<number, (worker: Worker, report: ShadowReport) => void>();
+  let collectId = 0;
+  return {
+    /** A worker that does not answer within 2 s is left out. */
+    collect(pair) {
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && everReady.has(w.id) && w.isConnected());
+      const id = ++collectId;
+      return new Promise((resolve) => {
+        let sum: ShadowTotals | null = null;
+        const waiting = new Set(workers.map((w) => w.id));
+        const finish = () => {
+          clearTimeout(timer);
+          collecting.delete(id);
+          resolve(sum);
+        };
+        const timer = setTimeout(finish, 2_000);
+        collecting.set(id, (worker, report) => {
+          if (!waiting.delete(worker.id)) return;
+          if (report && report.pair.primary === pair.primary && report.pair.shadow === pair.shadow) {
+            sum = sum ? addTotals(sum, report.totals) : report.totals;
+          }
+          if (waiting.size === 0) finish();
+        });
+        if (waiting.size === 0) finish();
+        for (const w of workers) w.send({ pm: SHADOW_COLLECT, id });
+      });
+    },
+    report(id, worker, report) {
+      collecting.get(id)?.(worker, report);
+    },
+  };
 }

@@ -73,6 +73,15 @@ export interface InferenceConfig {
   maxQueueRows: number;
   /** Longest a row may wait for a run before its request gets SERVER_BUSY with retryAfter. */
   maxQueueWaitMs: number;
+  /** A second model scored on a sample of live rows after the primary answered (docs/shadow.md); undefined: off. */
+  shadow: ShadowConfig | undefined;
+}
+
+/** SHADOW_MODEL_DIR and SHADOW_SAMPLE_RATE. */
+export interface ShadowConfig {
+  modelDir: string;
+  /** Share of rows the shadow scores, 0 < r <= 1. */
+  sampleRate: number;
 }
 
 /** How large one request may be: its body, its GraphQL document, the rows of a batch. */
@@ -385,6 +394,29 @@ function predictionLog(env: Env): PredictionLogConfig {
   return { sink, bufferRecords };
 }
 
+/**
+ * SHADOW_MODEL_DIR (unset: no shadow) must be a directory holding model.json; SHADOW_SAMPLE_RATE is only
+ * read with it. The model's own checks (hash, first run, golden outputs) run when it loads.
+ */
+function shadow(env: Env): ShadowConfig | undefined {
+  const dir = env.SHADOW_MODEL_DIR?.trim();
+  const rawRate = str(env, 'SHADOW_SAMPLE_RATE', '1');
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(rawRate) || !(Number(rawRate) > 0 && Number(rawRate) <= 1)) {
+    throw new ConfigError('SHADOW_SAMPLE_RATE', `expected a share of rows with 0 < rate <= 1, got "${rawRate}"`);
+  }
+  if (!dir) return undefined;
+  const modelDir = path.resolve(dir);
+  try {
+    statSync(path.join(modelDir, 'model.json'));
+  } catch (err) {
+    throw new ConfigError(
+      'SHADOW_MODEL_DIR',
+      `${modelDir} holds no readable model.json (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+  }
+  return { modelDir, sampleRate: Number(rawRate) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -479,6 +511,7 @@ function inferenceConfig(env: Env, maxQueueRows: number): InferenceConfig {
     maxBatchWaitMs: int(env, 'MAX_BATCH_WAIT_MS', 0, 0, 1_000),
     maxQueueRows,
     maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 1, 600_000),
+    shadow: shadow(env),
   };
 }
 

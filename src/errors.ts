@@ -150,6 +150,13 @@ export function modelReloadFailed(reason: string): GraphQLError {
   });
 }
 
+/** A reload where the shadow model failed its checks: it was dropped, and `servingVersion` answers as the primary. */
+export function shadowDropped(reason: string, servingVersion: string): GraphQLError {
+  return new GraphQLError(`${reason}; the primary model ${servingVersion} keeps serving`, {
+    extensions: { code: ErrorCode.MODEL_RELOAD_FAILED, reason, model: 'shadow', servingVersion },
+  });
+}
+
 export function inferenceFailed(): GraphQLError {
   return new GraphQLError('Inference failed for this request', {
     extensions: { code: ErrorCode.INFERENCE_FAILED },

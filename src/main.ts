@@ -64,11 +64,13 @@ async function main(): Promise<void> {
     );
     serving.ready();
   } catch (err) {
-    logger.fatal({ err: { message: (err as Error).message } }, 'model failed to load');
-    process.stderr.write(`Model failed to load: ${(err as Error).message}\n`);
+    // A shadow that fails its checks is a configuration error (SHADOW_MODEL_DIR): exit 2, one line.
+    const shadow = err instanceof ConfigError;
+    logger.fatal({ err: { message: (err as Error).message } }, shadow ? 'shadow model failed to load' : 'model failed to load');
+    process.stderr.write(shadow ? `${(err as Error).message}\n` : `Model failed to load: ${(err as Error).message}\n`);
     logger.flush();
     await app.stop().catch(() => undefined);
-    process.exit(1);
+    process.exit(shadow ? 2 : 1);
   }
 }
 

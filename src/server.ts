@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { App } from './app';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import { defaultConsoleDir } from './http/console';
 import { DriftMonitor } from './inference/drift';
 import { InferenceService } from './inference/inference.service';
@@ -53,14 +53,27 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   });
 }
 
-/** Loads the model named by the config into `models` (MODEL_NOT_READY until this resolves). */
-export function loadModel(config: Config, logger: Logger, models: ModelHost): Promise<InferenceService> {
-  return models.load((hooks) =>
-    InferenceService.create({
-      ...config.inference,
-      hooks,
-      predictionLog: models.predictionLog,
-      onRunError: (err) => logger.error({ err }, 'inference run failed'),
-    }),
+/**
+ * Loads the model named by the config into `models` (MODEL_NOT_READY until this resolves), then the
+ * shadow model when SHADOW_MODEL_DIR is set: one that fails its checks is a configuration error (the
+ * process refuses to start, exit 2).
+ */
+export async function loadModel(config: Config, logger: Logger, models: ModelHost): Promise<InferenceService> {
+  const onRunError = (err: unknown) => logger.error({ err }, 'inference run failed');
+  const service = await models.load((hooks) =>
+    InferenceService.create({ ...config.inference, hooks, predictionLog: models.predictionLog, onRunError }),
   );
+  const shadow = config.inference.shadow;
+  if (shadow) {
+    try {
+      const scorer = await models.loadShadow(
+        (hooks) => InferenceService.create({ ...config.inference, modelDir: shadow.modelDir, hooks, onRunError }),
+        { sampleRate: shadow.sampleRate, maxQueueRows: config.inference.maxQueueRows },
+      );
+      logger.info({ shadow: scorer.version, sampleRate: shadow.sampleRate, modelDir: shadow.modelDir }, 'shadow model ready');
+    } catch (err) {
+      throw new ConfigError('SHADOW_MODEL_DIR', `the shadow model failed its checks: ${(err as Error).message}`);
+    }
+  }
+  return service;
 }

@@ -51,6 +51,7 @@ describe('loadConfig: defaults', () => {
         maxBatchWaitMs: 0,
         maxQueueRows: 20_000,
         maxQueueWaitMs: 1_000,
+        shadow: undefined,
       },
       limits: {
         bodyLimitBytes: 1_048_576,

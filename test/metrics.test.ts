@@ -50,12 +50,17 @@ describe('GET /metrics', () => {
       pm_input_window_anomalies: 'gauge',
       pm_predicted_failure_types_total: 'counter',
       pm_anomalies_total: 'counter',
+      pm_shadow_rows_total: 'counter',
+      pm_shadow_disagreements_total: 'counter',
+      pm_shadow_dropped_rows_total: 'counter',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(types.get(name), type, name);
     assert.deepEqual([...types.keys()].filter((n) => n.startsWith('pm_')).sort(), Object.keys(expected).sort());
     assert.equal(types.get('process_cpu_user_seconds_total'), 'counter', 'Node process metrics are collected');
     const info = samples.filter((x) => x.name === 'pm_model_info');
-    assert.deepEqual(info, [{ name: 'pm_model_info', labels: { version: s.models.service().manifest.version, device: 'cpu' }, value: 1 }]);
+    assert.deepEqual(info, [
+      { name: 'pm_model_info', labels: { version: s.models.service().manifest.version, device: 'cpu', role: 'primary' }, value: 1 },
+    ]);
     for (const budget of ['operations', 'rows', 'requests']) {
       assert.ok(
         samples.some((x) => x.name === 'pm_rate_limit_refusals_total' && x.labels.budget === budget),

@@ -59,6 +59,9 @@ export interface InferenceServiceOptions {
 
 export type LiveDevice = 'cpu' | 'cuda';
 
+/** Sees every live row a run answered, with its prediction (a shadow model's sampler). Must not throw. */
+export type PredictionTap = (rows: readonly Reading[], predictions: readonly PredictionResult[]) => void;
+
 /**
  * The one ONNX session of the process and the batcher in front of it.
  * Created loaded (`create`), or not at all.
@@ -72,6 +75,9 @@ export class InferenceService {
   private served: DriftMonitor | undefined;
   /** The range check the prediction log applies to this service's rows, bound once. */
   private readonly rangeCheck = (reading: Reading): OutOfRangeReading[] => this.outOfRange(reading);
+  private tap: PredictionTap | undefined;
+  /** Explanations' reference variants: rows the model runs that no caller sent (kept from the tap). */
+  private readonly variants = new WeakSet<Reading>();
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -163,7 +169,9 @@ export class InferenceService {
    */
   async explain(prediction: PredictionResult): Promise<Explanation> {
     const { reading } = prediction;
-    const variants = await this.batcher.loadAll(referenceVariants(reading, this.manifest.references));
+    const rows = referenceVariants(reading, this.manifest.references);
+    if (this.tap) for (const row of rows) this.variants.add(row);
+    const variants = await this.batcher.loadAll(rows);
     return explanationOf(
       reading,
       prediction.failureProbability,
@@ -179,6 +187,16 @@ export class InferenceService {
 
   stats(): BatcherStats {
     return this.batcher.stats();
+  }
+
+  /** Hands every later run's live rows and predictions to `tap` (undefined: stop). */
+  tapPredictions(tap: PredictionTap | undefined): void {
+    this.tap = tap;
+  }
+
+  /** Resolves once no row is waiting or running on this session. */
+  idle(): Promise<void> {
+    return this.batcher.idle();
   }
 
   /** Runs the model on `count` rows packed row-major in `input`. */
@@ -219,7 +237,24 @@ export class InferenceService {
       throw inferenceFailed();
     }
     // In place: a 1,000-row batch should not copy its predictions to add one property.
-    return decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { id: uuidv7(), reading: rows[i] }));
+    const predictions = decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { id: uuidv7(), reading: rows[i] }));
+    if (this.tap) this.tapLive(this.tap, rows, predictions);
+    return predictions;
+  }
+
+  private tapLive(tap: PredictionTap, rows: readonly Reading[], predictions: PredictionResult[]): void {
+    let live = rows;
+    let answered: readonly PredictionResult[] = predictions;
+    if (rows.some((r) => this.variants.has(r))) {
+      live = rows.filter((r) => !this.variants.has(r));
+      answered = predictions.filter((p) => !this.variants.has(p.reading));
+    }
+    try {
+      if (live.length > 0) tap(live, answered);
+    } catch (err) {
+      // The tap is an observer: its failure must never fail the callers of this run.
+      this.options.onRunError?.(err);
+    }
   }
 }
 

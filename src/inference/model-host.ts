@@ -4,6 +4,16 @@ import type { PredictionLog } from '../prediction-log/prediction-log';
 import type { BatcherHooks } from './batcher';
 import type { DriftMonitor } from './drift';
 import type { InferenceService } from './inference.service';
+import { ShadowScorer, summarize, type ShadowHooks, type ShadowListener, type ShadowSummary, type ShadowTotals } from './shadow-scorer';
+
+/** Which primary/shadow pair some totals belong to (only the same pair's totals are summed). */
+export interface ShadowPair {
+  primary: string;
+  shadow: string;
+}
+
+/** Sums this pair's totals over every worker of a cluster (src/cluster.ts); the local process's alone otherwise. */
+export type ShadowAggregate = (pair: ShadowPair, local: ShadowTotals) => Promise<ShadowTotals>;
 
 export type ModelState =
   | { status: 'loading' }
@@ -23,6 +33,30 @@ export interface ModelObserver {
   /** `service` is now the one serving (first load or a reload). */
   serving?: (service: InferenceService) => void;
   reloaded?: (outcome: 'ok' | 'refused') => void;
+  /** The shadow now compared (undefined: none), after a load, reload, promotion or drop. */
+  shadow?: (scorer: ShadowScorer | undefined) => void;
+  /** Given to every shadow scorer. */
+  shadowHooks?: ShadowHooks;
+}
+
+/** How the host loads and samples its shadow model (SHADOW_MODEL_DIR, SHADOW_SAMPLE_RATE). */
+export interface ShadowOptions {
+  sampleRate: number;
+  maxQueueRows: number;
+}
+
+/**
+ * A shadow's batcher reports to the primary's hooks only once it is promoted: until then its runs and
+ * queue are not the primary's (pm_inference_* would count them twice).
+ */
+class HookRelay {
+  target: BatcherHooks | undefined;
+  readonly hooks: BatcherHooks = {
+    onRun: (rows, seconds, ok) => this.target?.onRun?.(rows, seconds, ok),
+    onQueueWait: (seconds, rows) => this.target?.onQueueWait?.(seconds, rows),
+    onQueueChange: (delta) => this.target?.onQueueChange?.(delta),
+    onDrop: (reason, rows) => this.target?.onDrop?.(reason, rows),
+  };
 }
 
 /** A reload that did not happen; the serving model is unchanged. `reason` names the failed check. */
@@ -30,6 +64,17 @@ export class ModelReloadError extends Error {
   constructor(readonly reason: string) {
     super(`model reload refused: ${reason}`);
     this.name = 'ModelReloadError';
+  }
+}
+
+/** The primary kept serving (its reload, if any, succeeded) but the shadow failed its checks and was dropped. */
+export class ShadowDroppedError extends ModelReloadError {
+  constructor(
+    reason: string,
+    readonly servingVersion: string,
+  ) {
+    super(`the shadow model (SHADOW_MODEL_DIR) failed its checks and was dropped: ${reason}`);
+    this.name = 'ShadowDroppedError';
   }
 }
 
@@ -50,6 +95,13 @@ export class ModelHost {
    * after the last request has been answered.
    */
   predictionLog: PredictionLog | undefined;
+  private shadowFactory: ServiceFactory | undefined;
+  private shadowOptions: ShadowOptions | undefined;
+  private scorer: ShadowScorer | undefined;
+  /** The relay of the shadow's batcher hooks, switched to the primary's at a promotion. */
+  private shadowRelay: HookRelay | undefined;
+  private shadowListener: ShadowListener | undefined;
+  private shadowAggregate: ShadowAggregate | undefined;
 
   get state(): ModelState {
     return this.current;
@@ -92,6 +144,41 @@ export class ModelHost {
   /** The one answer `/readyz` and `health.status` give: only `ready` takes new traffic. */
   get ready(): boolean {
     return this.current.status === 'ready';
+  }
+
+  /** The shadow compared with the primary, if one is loaded. */
+  shadow(): ShadowScorer | undefined {
+    return this.scorer;
+  }
+
+  /** This process's shadow pair and totals, for a cluster's aggregation (undefined: no shadow). */
+  shadowTotals(): { pair: ShadowPair; totals: ShadowTotals } | undefined {
+    const scorer = this.scorer;
+    const primary = this.peek();
+    if (!scorer || !primary) return undefined;
+    return { pair: { primary: primary.manifest.version, shadow: scorer.version }, totals: scorer.totalsSnapshot() };
+  }
+
+  /** Sums shadow statistics through `aggregate` (a cluster worker asks the primary for every worker's). */
+  useShadowAggregate(aggregate: ShadowAggregate): void {
+    this.shadowAggregate = aggregate;
+  }
+
+  /** The shadow's agreement statistics (over every worker in a cluster), or undefined when there is no shadow. */
+  async shadowSummary(): Promise<ShadowSummary | undefined> {
+    const local = this.shadowTotals();
+    if (!local) return undefined;
+    const totals = this.shadowAggregate ? await this.shadowAggregate(local.pair, local.totals) : local.totals;
+    return summarize(local.pair.shadow, totals);
+  }
+
+  /**
+   * Hears every shadow run: its rows, the shadow's answers and version (the prediction log records them
+   * beside the primary's). Applies to the shadows loaded later too.
+   */
+  onShadowScored(listener: ShadowListener | undefined): void {
+    this.shadowListener = listener;
+    this.scorer?.listen(listener);
   }
 
   /** The serving service (also while draining), or MODEL_NOT_READY. */
@@ -137,14 +224,32 @@ export class ModelHost {
   }
 
   /**
+   * Loads a shadow model beside the serving primary (call after `load`), checked like a reload's
+   * candidate (manifest, hash, first run, golden outputs). Rejects, and keeps no shadow, when a check fails.
+   */
+  async loadShadow(create: ServiceFactory, options: ShadowOptions): Promise<ShadowScorer> {
+    const state = this.current;
+    if (state.status !== 'ready') throw new Error(`cannot load a shadow model in state ${state.status}`);
+    this.shadowFactory = create;
+    this.shadowOptions = options;
+    const { service, relay } = await this.createShadow();
+    const now = this.current as ModelState;
+    if (now.status !== 'ready') {
+      await service.close();
+      throw new Error(`model host was ${now.status} while loading the shadow`);
+    }
+    return this.pair(now.service, service, relay);
+  }
+
+  /**
    * Loads the model directory again beside the serving model and switches to it once it passes every
    * check: manifest and file hash, a first run (InferenceService.create), golden outputs within
    * tolerance. Calls already queued on the old service finish there (a predictBatch never mixes
    * versions); the old session is released once its queue is empty. On any failure the old model keeps
    * serving and this rejects with ModelReloadError. Reloads run one at a time.
    */
-  reload(logger: Logger): Promise<InferenceService> {
-    const next = this.reloads.then(() => this.reloadNow(logger));
+  reload(logger: Logger, options: { promoteShadow?: boolean } = {}): Promise<InferenceService> {
+    const next = this.reloads.then(() => (options.promoteShadow ? this.promoteNow(logger) : this.reloadNow(logger)));
     this.reloads = next.catch(() => undefined);
     return next;
   }
@@ -164,29 +269,152 @@ export class ModelHost {
       await candidate?.close().catch(() => undefined);
       return refuse((err as Error).message);
     }
+    // The shadow is reloaded too; its failure drops it, but does not hold the primary back.
+    let shadow: { service: InferenceService; relay: HookRelay } | undefined;
+    let shadowFailure: string | undefined;
+    if (this.shadowFactory) {
+      try {
+        shadow = await this.createShadow();
+      } catch (err) {
+        shadowFailure = (err as Error).message;
+      }
+    }
     // Awaits above: the host may have begun draining meanwhile (TypeScript keeps the earlier narrowing).
     const now = this.current as ModelState;
     if (now.status !== 'ready') {
       await candidate.close();
+      await shadow?.service.close();
       return refuse(`the server began shutting down during the reload (state: ${now.status})`);
     }
     const old = now.service;
+    const oldScorer = this.scorer;
+    old.tapPredictions(undefined);
     this.current = { status: 'ready', service: candidate };
     old.reportServed(undefined); // calls still queued on the old model answer with another reference
     this.startServing(candidate);
-    this.observer.reloaded?.('ok');
+    if (shadow) this.pair(candidate, shadow.service, shadow.relay);
+    else this.unpair();
+    this.observer.reloaded?.(shadowFailure === undefined ? 'ok' : 'refused');
     logger.info(
-      { from: old.manifest.version, to: candidate.manifest.version, device: candidate.device, queuedOnOld: old.stats().queuedRows },
+      {
+        from: old.manifest.version,
+        to: candidate.manifest.version,
+        device: candidate.device,
+        queuedOnOld: old.stats().queuedRows,
+        ...(shadow ? { shadow: shadow.service.manifest.version } : {}),
+      },
       'model reloaded',
     );
     old.retire().catch((err) => logger.error({ err }, 'releasing the replaced model failed'));
+    if (oldScorer) this.retireShadow(oldScorer, logger);
+    if (shadowFailure !== undefined) {
+      this.shadowFactory = undefined;
+      logger.error({ reason: shadowFailure, serving: candidate.manifest.version }, 'shadow model refused at reload; no shadow remains');
+      throw new ShadowDroppedError(shadowFailure, candidate.manifest.version);
+    }
     return candidate;
   }
 
-  /** Stops serving new predictions, releases the session, then writes out the prediction log's buffer. */
+  /**
+   * The shadow becomes the primary in one step: its waiting shadow rows are withdrawn, its batcher then
+   * reports to the primary's hooks, and every later call goes to it; calls already queued on the old
+   * primary finish there, and its session is released when its queue is empty. No shadow remains, and
+   * later reloads load the promoted model's directory.
+   */
+  private async promoteNow(logger: Logger): Promise<InferenceService> {
+    const refuse = (reason: string): never => {
+      this.observer.reloaded?.('refused');
+      logger.error({ reason }, 'shadow promotion refused; the serving model is unchanged');
+      throw new ModelReloadError(reason);
+    };
+    const scorer = this.scorer;
+    const relay = this.shadowRelay;
+    if (this.current.status !== 'ready') return refuse(`no model is serving (state: ${this.current.status})`);
+    if (!scorer || !relay) return refuse('there is no shadow model to promote (SHADOW_MODEL_DIR unset, or dropped)');
+    await scorer.withdraw();
+    const now = this.current as ModelState;
+    if (now.status !== 'ready') return refuse(`the server began shutting down during the promotion (state: ${now.status})`);
+    const old = now.service;
+    const promoted = scorer.service;
+    old.tapPredictions(undefined);
+    relay.target = this.observer.inference;
+    this.current = { status: 'ready', service: promoted };
+    this.factory = this.shadowFactory;
+    this.shadowFactory = undefined;
+    this.scorer = undefined;
+    this.shadowRelay = undefined;
+    old.reportServed(undefined);
+    this.startServing(promoted);
+    this.observer.shadow?.(undefined);
+    this.observer.reloaded?.('ok');
+    logger.info(
+      {
+        from: old.manifest.version,
+        to: promoted.manifest.version,
+        rowsCompared: scorer.summary().rowsCompared,
+        queuedOnOld: old.stats().queuedRows,
+      },
+      'shadow model promoted',
+    );
+    old.retire().catch((err) => logger.error({ err }, 'releasing the replaced model failed'));
+    return promoted;
+  }
+
+  private async createShadow(): Promise<{ service: InferenceService; relay: HookRelay }> {
+    const relay = new HookRelay();
+    let service: InferenceService | undefined;
+    try {
+      service = await this.shadowFactory!(relay.hooks);
+      await service.checkGolden();
+    } catch (err) {
+      await service?.close().catch(() => undefined);
+      throw err;
+    }
+    return { service, relay };
+  }
+
+  /** A new primary/shadow pair: a new scorer (statistics start again), fed by the primary's runs. */
+  private pair(primary: InferenceService, shadow: InferenceService, relay: HookRelay): ShadowScorer {
+    const scorer = new ShadowScorer(shadow, {
+      ...this.shadowOptions!,
+      hooks: this.observer.shadowHooks,
+      listener: this.shadowListener,
+    });
+    this.scorer = scorer;
+    this.shadowRelay = relay;
+    primary.tapPredictions((rows, predictions) => scorer.offer(rows, predictions));
+    this.observer.shadow?.(scorer);
+    return scorer;
+  }
+
+  private unpair(): void {
+    if (this.scorer === undefined) return;
+    this.scorer = undefined;
+    this.shadowRelay = undefined;
+    this.observer.shadow?.(undefined);
+  }
+
+  private retireShadow(scorer: ShadowScorer, logger: Logger): void {
+    scorer
+      .withdraw()
+      .then(() => scorer.service.close())
+      .catch((err) => logger.error({ err }, 'releasing the replaced shadow model failed'));
+  }
+
+  /** Stops serving new predictions, releases the sessions, then writes out the prediction log's buffer. */
   async close(): Promise<void> {
     const previous = this.current;
     this.current = { status: 'closing' };
+    const scorer = this.scorer;
+    this.unpair();
+    if (scorer) {
+      // A shadow run still in progress gets a second to finish; shutdown does not wait on the shadow longer.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)));
+      await Promise.race([scorer.withdraw(), grace]);
+      clearTimeout(timer);
+      await scorer.service.close();
+    }
     if ((previous.status === 'ready' || previous.status === 'draining') && previous.service) await previous.service.close();
     await this.predictionLog?.close();
   }

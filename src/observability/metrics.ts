@@ -2,13 +2,39 @@ import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, R
 import { ErrorCode } from '../errors';
 import type { BatcherHooks, DropReason } from '../inference/batcher';
 import type { DriftMonitor } from '../inference/drift';
+import type { InferenceService } from '../inference/inference.service';
 import type { ModelObserver } from '../inference/model-host';
+import { SHADOW_DROP_REASONS } from '../inference/shadow-scorer';
 import { DriftMetrics } from './drift-metrics';
 
 /** The rate-limit budgets a refusal can be counted against (`requests`: for a per-request limit at the HTTP edge). */
 export type RateLimitBudget = 'operations' | 'rows' | 'requests';
 export const RATE_LIMIT_BUDGETS: readonly RateLimitBudget[] = ['operations', 'rows', 'requests'];
 const DROP_REASONS: readonly DropReason[] = ['disconnected', 'deadline'];
+/** The shadow model's comparison counters (docs/shadow.md). */
+function shadowCounters(registry: Registry) {
+  const registers = [registry];
+  return {
+    rows: new Counter({
+      name: 'pm_shadow_rows_total',
+      help: 'Rows scored by the shadow model and compared with the primary answer.',
+      registers,
+    }),
+    disagreements: new Counter({
+      name: 'pm_shadow_disagreements_total',
+      help: 'Compared rows whose predicted failure type differs, by the primary and the shadow answer.',
+      labelNames: ['primary', 'shadow'] as const,
+      registers,
+    }),
+    droppedRows: new Counter({
+      name: 'pm_shadow_dropped_rows_total',
+      help: 'Sampled rows the shadow never compared: queue_full, deadline (waited past MAX_QUEUE_WAIT_MS), failed, withdrawn (shadow replaced).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+  };
+}
+
 /** Label value for operations whose root field is not one of the schema's (parse errors, introspection). */
 export const OTHER_ROOT_FIELD = 'other';
 
@@ -41,7 +67,10 @@ export class Metrics {
   readonly queueRows: Gauge;
   readonly queueWait: Histogram;
   readonly rateLimitRefusals: Counter<'budget'>;
-  readonly modelInfo: Gauge<'version' | 'device'>;
+  readonly modelInfo: Gauge<'version' | 'device' | 'role'>;
+  private readonly shadow = shadowCounters(this.registry);
+  /** The models pm_model_info reports, by role. */
+  private serving: { primary?: InferenceService; shadow?: InferenceService } = {};
   readonly modelReloads: Counter<'outcome'>;
   readonly droppedRows: Counter<'reason'>;
   readonly largeBodyBytes: Gauge;
@@ -96,8 +125,8 @@ export class Metrics {
     });
     this.modelInfo = new Gauge({
       name: 'pm_model_info',
-      help: 'The model serving: 1 for its version and device.',
-      labelNames: ['version', 'device'],
+      help: 'The models loaded: 1 for each version and device, by role (primary answers; shadow is compared, docs/shadow.md).',
+      labelNames: ['version', 'device', 'role'],
       // Summed over workers it would read 2, 3...; every worker serving it still means "1: serving".
       aggregator: 'max',
       registers,
@@ -138,6 +167,7 @@ export class Metrics {
     for (const budget of RATE_LIMIT_BUDGETS) this.rateLimitRefusals.inc({ budget }, 0);
     for (const reason of DROP_REASONS) this.droppedRows.inc({ reason }, 0);
     for (const outcome of ['ok', 'refused']) this.modelReloads.inc({ outcome }, 0);
+    for (const reason of SHADOW_DROP_REASONS) this.shadow.droppedRows.inc({ reason }, 0);
   }
 
   /** Hooks for the row batcher of every inference service. */
@@ -162,11 +192,30 @@ export class Metrics {
     return {
       inference: this.inferenceHooks(),
       serving: (service) => {
-        this.modelInfo.reset();
-        this.modelInfo.set({ version: service.manifest.version, device: service.device }, 1);
+        this.serving.primary = service;
+        this.reportModels();
+      },
+      shadow: (scorer) => {
+        this.serving.shadow = scorer?.service;
+        this.reportModels();
+      },
+      shadowHooks: {
+        onCompared: (rows, disagreements) => {
+          this.shadow.rows.inc(rows);
+          for (const [primary, shadow, n] of disagreements) this.shadow.disagreements.inc({ primary, shadow }, n);
+        },
+        onDrop: (reason, rows) => this.shadow.droppedRows.inc({ reason }, rows),
       },
       reloaded: (outcome) => this.modelReloads.inc({ outcome }),
     };
+  }
+
+  private reportModels(): void {
+    this.modelInfo.reset();
+    for (const role of ['primary', 'shadow'] as const) {
+      const service = this.serving[role];
+      if (service) this.modelInfo.set({ version: service.manifest.version, device: service.device, role }, 1);
+    }
   }
 
   /** One operation answered: root field (already bounded), outcome label, duration. */

@@ -1,10 +1,11 @@
-import { Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { AppContext } from '../context';
-import { forbidden, modelReloadFailed } from '../errors';
+import { forbidden, modelReloadFailed, shadowDropped } from '../errors';
 import type { DriftSnapshot } from '../inference/drift';
 import { NUMERIC_FIELDS } from '../inference/explanation';
 import { InferenceService } from '../inference/inference.service';
-import { ModelReloadError } from '../inference/model-host';
+import { ModelReloadError, ShadowDroppedError } from '../inference/model-host';
+import type { ShadowSummary } from '../inference/shadow-scorer';
 import { clusterDriftSnapshot } from '../observability/drift-cluster';
 import { Drift, DriftStatus } from '../schema/drift.type';
 import { Health, ServiceStatus } from '../schema/health.type';
@@ -32,28 +33,36 @@ export class ModelResolver {
   })
   async modelInfo(@Ctx() ctx: AppContext): Promise<ModelInfo> {
     const service = ctx.models.service();
-    return describeModel(ctx, service, await describeDrift(ctx, service));
+    return describeModel(ctx, service, await describeDrift(ctx, service), await ctx.models.shadowSummary());
   }
 
   @Mutation(() => ModelInfo, {
     description:
-      'Admin key only (ADMIN_API_KEYS): loads MODEL_DIR again, checks it (manifest, file hash, a first run, golden outputs) and switches to it without dropping requests; calls already queued finish on the old model. Answers the model now serving; MODEL_RELOAD_FAILED (old model kept) when a check fails, FORBIDDEN without an admin key.',
+      'Admin key only (ADMIN_API_KEYS): loads MODEL_DIR again, checks it (manifest, file hash, a first run, golden outputs) and switches to it without dropping requests; calls already queued finish on the old model. The shadow model (SHADOW_MODEL_DIR) is reloaded too; one failing its checks is dropped (MODEL_RELOAD_FAILED with model "shadow", the primary serving). With promoteShadow: the shadow becomes the primary at once and no shadow remains. Answers the model now serving; MODEL_RELOAD_FAILED (old model kept) when a check fails, FORBIDDEN without an admin key.',
   })
-  async reloadModel(@Ctx() ctx: AppContext): Promise<ModelInfo> {
+  async reloadModel(
+    @Ctx() ctx: AppContext,
+    @Arg('promoteShadow', () => Boolean, {
+      defaultValue: false,
+      description: 'Make the shadow model the primary (atomically, no failed requests) instead of reloading the model files.',
+    })
+    promoteShadow: boolean,
+  ): Promise<ModelInfo> {
     const admins = ctx.config.protection.adminApiKeys.hashes;
     if (admins.length === 0) throw forbidden('reloadModel is disabled: no admin keys are configured (ADMIN_API_KEYS)');
     if (ctx.apiKeyHash === undefined || !admins.includes(ctx.apiKeyHash)) throw forbidden('reloadModel needs an admin API key');
     try {
-      const service = await ctx.models.reload(ctx.log);
-      return describeModel(ctx, service, await describeDrift(ctx, service));
+      const service = await ctx.models.reload(ctx.log, { promoteShadow });
+      return describeModel(ctx, service, await describeDrift(ctx, service), await ctx.models.shadowSummary());
     } catch (err) {
+      if (err instanceof ShadowDroppedError) throw shadowDropped(err.reason, err.servingVersion);
       if (err instanceof ModelReloadError) throw modelReloadFailed(err.reason);
       throw err;
     }
   }
 }
 
-function describeModel(ctx: AppContext, service: InferenceService, drift: Drift): ModelInfo {
+function describeModel(ctx: AppContext, service: InferenceService, drift: Drift, shadow: ShadowSummary | undefined): ModelInfo {
   const { manifest } = service;
   const stats = service.stats();
   const perClass = manifest.metrics.perClassF1 ?? {};
@@ -99,6 +108,7 @@ function describeModel(ctx: AppContext, service: InferenceService, drift: Drift)
       meanRowsPerRun: stats.meanRowsPerRun,
     },
     drift,
+    shadow: shadow ?? null,
   };
 }
 

@@ -1,6 +1,7 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { Drift } from './drift.type';
 import { FailureType } from './failure-type.enum';
+import { ShadowInfo } from './shadow.type';
 
 @ObjectType({ description: 'One input the model reads, with its unit and the range seen in training.', simpleResolvers: true })
 export class ModelInput {
@@ -139,4 +140,10 @@ export class ModelInfo {
 
   @Field(() => Drift, { description: 'Input drift of the served readings against training (costs no rate-limit budget, like modelInfo).' })
   drift!: Drift;
+
+  @Field(() => ShadowInfo, {
+    nullable: true,
+    description: 'The shadow model compared with this one on live rows, and how they agree; null when none is loaded (SHADOW_MODEL_DIR).',
+  })
+  shadow!: ShadowInfo | null;
 }
