@@ -26,8 +26,8 @@ import { progress, RESULTS, selected, type BenchSettings } from './lib/settings'
 import { runCompared, type ComparedScenario, type ScenarioResult } from './scenarios/compared';
 import { driftComparison } from './scenarios/drift';
 import { compression, underAttack } from './scenarios/edge';
-import { predictionLogBench, printPredictionLog } from './scenarios/prediction-log';
 import { explanationScenario, type ExplanationResult } from './scenarios/explanation';
+import { predictionLogBench, printPredictionLog } from './scenarios/prediction-log';
 import { soak } from './scenarios/soak';
 import { workersComparison } from './scenarios/workers';
 

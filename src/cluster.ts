@@ -37,23 +37,7 @@ export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
 
   const fork = () => cluster.fork();
-  const answer = answerWorker(stores, clusterMetrics, everReady, config, logger);
-  const shadow = shadowCollector(everReady);
-  cluster.on('message', (worker: Worker, message: IpcRequest) => {
-    switch (message?.pm) {
-      case SHADOW_COLLECT:
-        shadow.report(message.id, worker, (message.result ?? null) as ShadowReport);
-        return;
-      case SHADOW_CHANNEL:
-        shadow.collect(message.pair as ShadowPair).then(
-          (result) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result }),
-          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
-        );
-        return;
-      default:
-        answer(worker, message);
-    }
-  });
+  cluster.on('message', answerWorker(stores, clusterMetrics, shadowCollector(everReady), everReady, config, logger));
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -115,16 +99,26 @@ export function runPrimary(config: Config, logger: Logger): void {
   for (let i = 0; i < config.server.workers; i++) fork();
 }
 
-/** The primary's side of the workers' IPC: rate-limit reservations, cluster metrics, readiness. */
+/** The primary's side of the workers' IPC: rate-limit reservations, cluster metrics, shadow statistics, readiness. */
 function answerWorker(
   stores: { budgets: MemoryRateLimitStore; requests: MemoryRateLimitStore },
   clusterMetrics: () => Promise<string>,
+  shadow: ReturnType<typeof shadowCollector>,
   everReady: Set<number>,
   config: Config,
   logger: Logger,
 ): (worker: Worker, message: IpcRequest) => void {
   return function onWorkerMessage(worker, message) {
     switch (message?.pm) {
+      case SHADOW_COLLECT:
+        shadow.report(message.id, worker, (message.result ?? null) as ShadowReport);
+        return;
+      case SHADOW_CHANNEL:
+        shadow.collect(message.pair as ShadowPair).then(
+          (result) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, result }),
+          (err: Error) => worker.isConnected() && worker.send({ pm: message.pm, id: message.id, error: err.message }),
+        );
+        return;
       case `${RATE_LIMIT_CHANNEL}:budgets`:
       case `${RATE_LIMIT_CHANNEL}:requests`: {
         const store = message.family === 'requests' ? stores.requests : stores.budgets;

@@ -237,7 +237,9 @@ export class InferenceService {
       throw inferenceFailed();
     }
     // In place: a 1,000-row batch should not copy its predictions to add one property.
-    const predictions = decodePredictions(outputs, rows.length, this.decode).map((p, i) => Object.assign(p, { id: uuidv7(), reading: rows[i] }));
+    const predictions = decodePredictions(outputs, rows.length, this.decode).map((p, i) =>
+      Object.assign(p, { id: uuidv7(), reading: rows[i] }),
+    );
     if (this.tap) this.tapLive(this.tap, rows, predictions);
     return predictions;
   }
