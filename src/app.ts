@@ -35,6 +35,7 @@ import { tracePlugin, traceFromBody } from './http/trace';
 import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
 import { metricsPlugin } from './observability/metrics.plugin';
+import { traceLogFields, type Tracing } from './observability/tracing';
 import type { Protection } from './protection';
 import type { BudgetState } from './protection/rate-limiter';
 import { jitGateway } from './schema/executor';
@@ -49,6 +50,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Prometheus metrics: recorded by a plugin, served at GET /metrics unless METRICS_PORT names another port. */
   metrics?: Metrics;
+  /** OpenTelemetry traces (src/observability/tracing.ts); undefined when OTEL_TRACES_EXPORTER is none. */
+  tracing?: Tracing;
 }
 
 /** Per-request state the edge keeps beside Fastify's request (identity, budgets, trace). */
@@ -175,6 +178,7 @@ export class App {
           : ApolloServerPluginLandingPageDisabled(),
         ...protection.plugins,
         ...(options.metrics ? [metricsPlugin(options.metrics, schema)] : []),
+        ...(options.tracing ? [options.tracing.apolloPlugin(schema)] : []),
       ],
     });
     await apollo.start();
@@ -216,6 +220,7 @@ export class App {
     const { config, models, logger, protection } = this.options;
 
     fastify.decorateRequest('edge', null);
+    this.options.tracing?.registerHttp(fastify);
     fastify.setErrorHandler((err, request, reply) => {
       const httpError = toHttpError(err, config.limits.bodyLimitBytes);
       if (httpError.status >= 500) logger.error({ err, requestId: request.id }, 'unhandled request error');
@@ -310,6 +315,7 @@ export class App {
           budgets: edge.budgets,
           trace: edge.trace,
           signal: abandoned,
+          spans: request.otelSpans,
         };
       },
     });
@@ -432,6 +438,7 @@ export class App {
       await this.fastify.close().catch(() => undefined);
       await this.apollo.stop();
       await models.close();
+      await this.options.tracing?.shutdown(config.server.shutdownTimeoutMs);
     })();
     return this.stopping;
   }
@@ -465,6 +472,7 @@ export class App {
         operation: trace?.operationName ?? trace?.operationType,
         outcome: codes.length > 0 ? 'error' : status < 400 ? 'ok' : 'error',
         ...(codes.length > 0 ? { errorCodes: [...new Set(codes)] } : {}),
+        ...traceLogFields(request),
       },
       'request',
     );

@@ -6,6 +6,7 @@ import { defaultConsoleDir } from './http/console';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
+import { createTracing, mergeObservers } from './observability/tracing';
 import { createProtection } from './protection';
 import { ModelResolver } from './resolvers/model.resolver';
 import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
@@ -32,7 +33,9 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   const protection = createProtection(config, logger);
   const schema = await buildSchema(protection.globalMiddlewares);
   const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
-  if (metrics) models.observe(metrics.modelObserver());
+  const tracing = createTracing(config.observability.tracing, { logger, metrics });
+  const observer = mergeObservers(metrics?.modelObserver(), tracing?.modelObserver());
+  if (observer) models.observe(observer);
   return App.create({
     config,
     models,
@@ -40,6 +43,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
     schema,
     protection,
     metrics,
+    tracing,
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
     consoleDir: config.server.serveConsole ? defaultConsoleDir() : undefined,
   });

@@ -83,6 +83,18 @@ describe('loadConfig: defaults', () => {
         logLevel: 'info',
         logPretty: false,
         metrics: { enabled: true, port: undefined },
+        tracing: {
+          exporter: 'none',
+          url: 'http://localhost:4318/v1/traces',
+          protocol: 'http/protobuf',
+          headers: {},
+          timeoutMs: 10_000,
+          serviceName: 'predictive-maintenance-api',
+          resourceAttributes: {},
+          sampler: 'parentbased_always_on',
+          samplerRatio: 1,
+          batch: { scheduleDelayMs: 5_000, exportTimeoutMs: 30_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
+        },
       },
     };
     assert.deepEqual(loadConfig({}), expected);

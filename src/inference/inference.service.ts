@@ -82,6 +82,7 @@ export class InferenceService {
       maxQueueRows: options.maxQueueRows,
       maxQueueWaitMs: options.maxQueueWaitMs,
       hooks: options.hooks,
+      runInfo: { modelVersion: manifest.version, device },
     });
   }
 
@@ -108,13 +109,13 @@ export class InferenceService {
   }
 
   /** Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run. */
-  predict(reading: Reading, signal?: Cancellation): Promise<PredictionResult> {
-    return this.batcher.load(reading, signal);
+  predict(reading: Reading, signal?: Cancellation, trace?: unknown): Promise<PredictionResult> {
+    return this.batcher.load(reading, signal, trace);
   }
 
-  /** Scores every reading in one model version, or fails whole. */
-  predictMany(readings: readonly Reading[], signal?: Cancellation): Promise<PredictionResult[]> {
-    return this.batcher.loadAll(readings, signal);
+  /** Scores every reading in one model version, or fails whole. `trace`: the caller's opaque trace handle (tracing). */
+  predictMany(readings: readonly Reading[], signal?: Cancellation, trace?: unknown): Promise<PredictionResult[]> {
+    return this.batcher.loadAll(readings, signal, trace);
   }
 
   /** Compares this session's outputs with golden.json in the model directory (a reload's acceptance test). */

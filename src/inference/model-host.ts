@@ -21,6 +21,11 @@ export interface ModelObserver {
   /** `service` is now the one serving (first load or a reload). */
   serving?: (service: InferenceService) => void;
   reloaded?: (outcome: 'ok' | 'refused') => void;
+  /**
+   * A reload begins (tracing): `trace` is the requesting call's opaque trace handle, if any; the function
+   * returned is called once with how it ended.
+   */
+  reloadStarted?: (trace: unknown) => (outcome: 'ok' | 'refused', reason?: string) => void;
 }
 
 /** A reload that did not happen; the serving model is unchanged. `reason` names the failed check. */
@@ -104,15 +109,17 @@ export class ModelHost {
    * versions); the old session is released once its queue is empty. On any failure the old model keeps
    * serving and this rejects with ModelReloadError. Reloads run one at a time.
    */
-  reload(logger: Logger): Promise<InferenceService> {
-    const next = this.reloads.then(() => this.reloadNow(logger));
+  reload(logger: Logger, trace?: unknown): Promise<InferenceService> {
+    const next = this.reloads.then(() => this.reloadNow(logger, trace));
     this.reloads = next.catch(() => undefined);
     return next;
   }
 
-  private async reloadNow(logger: Logger): Promise<InferenceService> {
+  private async reloadNow(logger: Logger, trace: unknown): Promise<InferenceService> {
+    const ended = this.observer.reloadStarted?.(trace);
     const refuse = (reason: string): never => {
       this.observer.reloaded?.('refused');
+      ended?.('refused', reason);
       logger.error({ reason }, 'model reload refused; the serving model is unchanged');
       throw new ModelReloadError(reason);
     };
@@ -135,6 +142,7 @@ export class ModelHost {
     this.current = { status: 'ready', service: candidate };
     this.observer.serving?.(candidate);
     this.observer.reloaded?.('ok');
+    ended?.('ok');
     logger.info(
       { from: old.manifest.version, to: candidate.manifest.version, device: candidate.device, queuedOnOld: old.stats().queuedRows },
       'model reloaded',

@@ -44,6 +44,7 @@ export class Metrics {
   readonly droppedRows: Counter<'reason'>;
   readonly largeBodyBytes: Gauge;
   readonly largeBodyRefusals: Counter;
+  readonly traceSpansDropped: Counter<'reason'>;
   /** Reads the bytes of large bodies in flight when scraped (the App's bulk lane). */
   private largeBodiesInFlight: () => number = () => 0;
   /** In a cluster worker: answers /metrics with every worker's series (see src/cluster.ts). */
@@ -125,10 +126,17 @@ export class Metrics {
       help: 'Large request bodies refused with 503 because LARGE_BODIES_MAX_BYTES were already in flight.',
       registers,
     });
+    this.traceSpansDropped = new Counter({
+      name: 'pm_trace_spans_dropped_total',
+      help: 'Finished spans never delivered to the collector: queue_full (OTEL_BSP_MAX_QUEUE_SIZE reached) or export_failed.',
+      labelNames: ['reason'],
+      registers,
+    });
     // Known label values start at 0, so a rate() over them works before the first event.
     for (const budget of RATE_LIMIT_BUDGETS) this.rateLimitRefusals.inc({ budget }, 0);
     for (const reason of DROP_REASONS) this.droppedRows.inc({ reason }, 0);
     for (const outcome of ['ok', 'refused']) this.modelReloads.inc({ outcome }, 0);
+    for (const reason of ['queue_full', 'export_failed']) this.traceSpansDropped.inc({ reason }, 0);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -39,7 +39,7 @@ export class ModelResolver {
     if (admins.length === 0) throw forbidden('reloadModel is disabled: no admin keys are configured (ADMIN_API_KEYS)');
     if (ctx.apiKeyHash === undefined || !admins.includes(ctx.apiKeyHash)) throw forbidden('reloadModel needs an admin API key');
     try {
-      return describeModel(ctx, await ctx.models.reload(ctx.log));
+      return describeModel(ctx, await ctx.models.reload(ctx.log, ctx.spans ?? undefined));
     } catch (err) {
       if (err instanceof ModelReloadError) throw modelReloadFailed(err.reason);
       throw err;

@@ -38,7 +38,7 @@ export class PredictionResolver {
     input: SensorReadingInput,
     @Ctx() ctx: AppContext,
   ): Promise<Prediction> {
-    return ctx.models.service().predict(input, ctx.signal);
+    return ctx.models.service().predict(input, ctx.signal, ctx.spans ?? undefined);
   }
 
   @Mutation(() => [Prediction], {
@@ -50,6 +50,6 @@ export class PredictionResolver {
     inputs: SensorReadingInput[],
     @Ctx() ctx: AppContext,
   ): Promise<Prediction[]> {
-    return ctx.models.service().predictMany(inputs, ctx.signal);
+    return ctx.models.service().predictMany(inputs, ctx.signal, ctx.spans ?? undefined);
   }
 }
