@@ -43,6 +43,7 @@ describe('GET /metrics', () => {
       pm_model_info: 'gauge',
       pm_model_reloads_total: 'counter',
       pm_inference_dropped_rows_total: 'counter',
+      pm_trace_spans_dropped_total: 'counter',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(types.get(name), type, name);
     assert.deepEqual([...types.keys()].filter((n) => n.startsWith('pm_')).sort(), Object.keys(expected).sort());
