@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { BATCHING_QUERY, get, post, predictBatchBody, predictBody, PREDICTION_FIELDS, readings, rssOf, sleep } from './common';
 import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
+import { tracingComparison } from './tracing';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -690,6 +691,8 @@ async function main(): Promise<void> {
   }
   const only = option('--only');
   if (!only || only.split(',').includes('workers-c64')) await workersComparison();
+  // Opt-in (it builds the pre-tracing commit): bench/tracing.ts.
+  if (only?.split(',').includes('tracing')) await tracingComparison({ env: API_ENV, nodeFlags: SERVER_NODE_FLAGS, rounds: ROUNDS, duration: DURATION, warmup: WARMUP });
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (only) return;
   report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);
