@@ -692,7 +692,8 @@ async function main(): Promise<void> {
   const only = option('--only');
   if (!only || only.split(',').includes('workers-c64')) await workersComparison();
   // Opt-in (it builds the pre-tracing commit): bench/tracing.ts.
-  if (only?.split(',').includes('tracing')) await tracingComparison({ env: API_ENV, nodeFlags: SERVER_NODE_FLAGS, rounds: ROUNDS, duration: DURATION, warmup: WARMUP });
+  if (only?.split(',').includes('tracing'))
+    await tracingComparison({ env: API_ENV, nodeFlags: SERVER_NODE_FLAGS, rounds: ROUNDS, duration: DURATION, warmup: WARMUP });
   const wallSeconds = (Date.now() - wallStart) / 1000;
   if (only) return;
   report(results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);

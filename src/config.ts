@@ -15,12 +15,7 @@ export type GraphqlExecutor = 'jit' | 'graphql-js';
 export type TracesExporter = 'none' | 'otlp';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export type TracesSampler =
-  | 'always_on'
-  | 'always_off'
-  | 'traceidratio'
-  | 'parentbased_always_on'
-  | 'parentbased_always_off'
-  | 'parentbased_traceidratio';
+  'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
 
 /**
  * The settings, grouped by concern. Each part of the app is handed the group(s) it uses, whole: the
@@ -372,7 +367,9 @@ function tracing(env: Env): TracingConfig {
   for (const e of exporters) {
     if (e !== 'none' && e !== 'otlp') throw new ConfigError('OTEL_TRACES_EXPORTER', `expected otlp or none, got "${e}"`);
   }
-  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim()
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = oneOf<OtlpProtocol>(env, protocolName, 'http/protobuf', ['http/protobuf', 'http/json']);
   const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4318');
@@ -387,7 +384,10 @@ function tracing(env: Env): TracingConfig {
   const maxQueueSize = int(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2_048, 1, 1_000_000);
   const maxExportBatchSize = int(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000);
   if (maxExportBatchSize > maxQueueSize) {
-    throw new ConfigError('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', `must be at most OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize}), got ${maxExportBatchSize}`);
+    throw new ConfigError(
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+      `must be at most OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize}), got ${maxExportBatchSize}`,
+    );
   }
   return {
     exporter: !disabled && exporters.includes('otlp') ? 'otlp' : 'none',

@@ -35,7 +35,7 @@ describe('tracing with WORKERS=2', () => {
   let server: ServerProcess | undefined;
   before(async () => (receiver = await OtlpReceiver.start()));
   after(async () => {
-    server?.kill();
+    await server?.kill();
     await receiver.close();
   });
 
@@ -63,24 +63,28 @@ if (missing.length > 0 && process.env.CI === 'true') {
   throw new Error(`${missing.join(' and ')} not installed, but CI=true: the fleet tracing test must run in CI`);
 }
 
-describe('tracing through the fleet (nginx on deploy/nginx.conf)', { skip: missing.length > 0 ? `${missing.join(' and ')} not found` : false }, () => {
-  let receiver: OtlpReceiver;
-  let fleet: Fleet;
-  before(async () => {
-    receiver = await OtlpReceiver.start();
-    fleet = await startFleet({ replicas: 2, env: { RATE_LIMIT_MAX: '1000', ...tracingEnv(receiver) } });
-  });
-  after(async () => {
-    await fleet?.stop();
-    await receiver?.close();
-  });
+describe(
+  'tracing through the fleet (nginx on deploy/nginx.conf)',
+  { skip: missing.length > 0 ? `${missing.join(' and ')} not found` : false },
+  () => {
+    let receiver: OtlpReceiver;
+    let fleet: Fleet;
+    before(async () => {
+      receiver = await OtlpReceiver.start();
+      fleet = await startFleet({ replicas: 2, env: { RATE_LIMIT_MAX: '1000', ...tracingEnv(receiver) } });
+    });
+    after(async () => {
+      await fleet?.stop();
+      await receiver?.close();
+    });
 
-  it("continues the caller's traceparent through nginx into the replica's HTTP span", async () => {
-    const tp = traceparent();
-    const res = await predict(fleet.origin, tp.header);
-    assert.equal(res.status, 200);
-    assert.equal(res.body.extensions?.traceId, tp.traceId);
-    const http = await receiver.waitFor((s) => s.traceId === tp.traceId && s.kind === SERVER_KIND, 'the replica HTTP span');
-    assert.equal(http.parentSpanId, tp.parentId);
-  });
-});
+    it("continues the caller's traceparent through nginx into the replica's HTTP span", async () => {
+      const tp = traceparent();
+      const res = await predict(fleet.origin, tp.header);
+      assert.equal(res.status, 200);
+      assert.equal(res.body.extensions?.traceId, tp.traceId);
+      const http = await receiver.waitFor((s) => s.traceId === tp.traceId && s.kind === SERVER_KIND, 'the replica HTTP span');
+      assert.equal(http.parentSpanId, tp.parentId);
+    });
+  },
+);

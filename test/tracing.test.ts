@@ -56,10 +56,14 @@ describe('tracing over OTLP/JSON: one predict continuing a traceparent', () => {
 
   it('exports the HTTP, operation and queue-wait spans in the caller trace, and never the variables or the key', async () => {
     const tp = traceparent();
-    const res = await server.gql(PREDICT, { input: { ...NORMAL_READING, airTemperature: 301.37 } }, {
-      traceparent: tp.header,
-      'x-api-key': 'key-that-must-not-leak',
-    });
+    const res = await server.gql(
+      PREDICT,
+      { input: { ...NORMAL_READING, airTemperature: 301.37 } },
+      {
+        traceparent: tp.header,
+        'x-api-key': 'key-that-must-not-leak',
+      },
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.extensions?.traceId, tp.traceId);
 
@@ -154,13 +158,14 @@ describe('tracing over OTLP/protobuf: shared runs, big batches, reloads', () => 
     assert.equal(new Set(traceIds).size, 8);
 
     const operations: ReceivedSpan[] = [];
-    for (const id of traceIds) operations.push(await receiver.waitFor((s) => s.traceId === id && s.name === 'mutation Score', 'an operation span'));
-    const run = await receiver.waitFor((s) => s.name === 'onnx.run' && s.links.some((l) => l.spanId === operations[0].spanId), 'the shared run');
-    assert.equal(run.attributes['pm.rows'], 8);
-    assert.deepEqual(
-      run.links.map((l) => `${l.traceId}/${l.spanId}`).sort(),
-      operations.map((o) => `${o.traceId}/${o.spanId}`).sort(),
+    for (const id of traceIds)
+      operations.push(await receiver.waitFor((s) => s.traceId === id && s.name === 'mutation Score', 'an operation span'));
+    const run = await receiver.waitFor(
+      (s) => s.name === 'onnx.run' && s.links.some((l) => l.spanId === operations[0].spanId),
+      'the shared run',
     );
+    assert.equal(run.attributes['pm.rows'], 8);
+    assert.deepEqual(run.links.map((l) => `${l.traceId}/${l.spanId}`).sort(), operations.map((o) => `${o.traceId}/${o.spanId}`).sort());
     assert.equal(run.parentSpanId, '', 'a run is a root span that links its callers');
     assert.equal(run.attributes['pm.model.version'], service.manifest.version);
     assert.equal(run.attributes['pm.device'], service.device);
@@ -196,7 +201,9 @@ describe('tracing over OTLP/protobuf: shared runs, big batches, reloads', () => 
 describe('tracing: sampling and an unreachable collector', () => {
   it('sampling 0 exports nothing, and the response still names the trace', async () => {
     const receiver = await OtlpReceiver.start();
-    const server = await startServer(tracingEnv(receiver, 'http/json', { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }));
+    const server = await startServer(
+      tracingEnv(receiver, 'http/json', { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }),
+    );
     try {
       const tp = traceparent();
       const res = await server.gql(PREDICT, { input: NORMAL_READING }, { traceparent: tp.header });

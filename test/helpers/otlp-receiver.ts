@@ -34,13 +34,14 @@ export class OtlpReceiver {
   ) {}
 
   static async start(): Promise<OtlpReceiver> {
-    let receiver!: OtlpReceiver;
+    const ready: { receiver?: OtlpReceiver } = {};
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const contentType = String(req.headers['content-type'] ?? '');
         const body = Buffer.concat(chunks);
+        const receiver = ready.receiver!;
         receiver.requests.push({ path: req.url ?? '', contentType });
         try {
           const spans = contentType.includes('json') ? decodeJson(body) : decodeExportRequest(body);
@@ -53,8 +54,8 @@ export class OtlpReceiver {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new OtlpReceiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return receiver;
+    ready.receiver = new OtlpReceiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return ready.receiver;
   }
 
   /** Waits until a span matches, and returns it. */
