@@ -18,7 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { cannon } from './lib/load';
-import { check, startApi, startReference, stop } from './lib/processes';
+import { apiEnv, check, SERVER_NODE_FLAGS, startApi, startReference, stop } from './lib/processes';
 import { report, type EdgeResult } from './lib/report';
 import { predictBatchBody, predictBody } from './lib/requests';
 import { rssOf } from './lib/rss';
@@ -29,6 +29,7 @@ import { compression, underAttack } from './scenarios/edge';
 import { explanationScenario, type ExplanationResult } from './scenarios/explanation';
 import { predictionLogBench, printPredictionLog } from './scenarios/prediction-log';
 import { soak } from './scenarios/soak';
+import { tracingComparison } from './scenarios/tracing';
 import { workersComparison } from './scenarios/workers';
 
 // node:util's parseArgs: an unknown or misspelt flag is an error, never a silent full run.
@@ -167,6 +168,16 @@ async function main(): Promise<void> {
       rounds: settings.rounds,
       quick: settings.quick,
       resultsDir: RESULTS,
+    });
+  }
+  // Opt-in (it builds the pre-tracing commit): bench/scenarios/tracing.ts.
+  if (settings.only?.includes('tracing')) {
+    await tracingComparison({
+      env: apiEnv(settings.modelDir),
+      nodeFlags: SERVER_NODE_FLAGS,
+      rounds: settings.rounds,
+      duration: settings.duration,
+      warmup: settings.warmup,
     });
   }
   const wallSeconds = (Date.now() - wallStart) / 1000;

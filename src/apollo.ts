@@ -15,6 +15,7 @@ import { landingPagePlugin } from './http/landing-page';
 import { tracePlugin } from './http/trace';
 import type { Metrics } from './observability/metrics';
 import { metricsPlugin } from './observability/metrics.plugin';
+import type { Tracing } from './observability/tracing';
 import type { Protection } from './protection';
 import { jitGateway } from './schema/executor';
 
@@ -26,10 +27,19 @@ export interface ApolloOptions {
   /** Whether the operator console is served (the landing page links to it). */
   consoleServed: boolean;
   metrics: Metrics | undefined;
+  tracing?: Tracing;
 }
 
-/** Apollo Server as the edge runs it: our error boundary, trace and metrics plugins, Apollo's reporting off. */
-export function createApollo({ config, logger, schema, protection, consoleServed, metrics }: ApolloOptions): ApolloServer<AppContext> {
+/** Apollo Server as the edge runs it: our error boundary, trace, metrics and tracing plugins, Apollo's reporting off. */
+export function createApollo({
+  config,
+  logger,
+  schema,
+  protection,
+  consoleServed,
+  metrics,
+  tracing,
+}: ApolloOptions): ApolloServer<AppContext> {
   return new ApolloServer<AppContext>({
     // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
     ...(config.server.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
@@ -68,6 +78,7 @@ export function createApollo({ config, logger, schema, protection, consoleServed
         : ApolloServerPluginLandingPageDisabled(),
       ...protection.plugins,
       ...(metrics ? [metricsPlugin(metrics, schema)] : []),
+      ...(tracing ? [tracing.apolloPlugin(schema)] : []),
     ],
   });
 }

@@ -24,6 +24,7 @@ import { probeRoutes } from './http/probes.plugin';
 import { helmetHeaders } from './http/security-headers';
 import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
+import type { Tracing } from './observability/tracing';
 import type { Protection } from './protection';
 
 export interface AppOptions {
@@ -36,6 +37,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Prometheus metrics: recorded by a plugin, served at GET /metrics unless METRICS_PORT names another port. */
   metrics?: Metrics;
+  /** OpenTelemetry traces (src/observability/tracing.ts); undefined when OTEL_TRACES_EXPORTER is none. */
+  tracing?: Tracing;
 }
 
 // Helmet's defaults, less upgrade-insecure-requests: this server speaks plain HTTP (TLS ends at a proxy
@@ -87,7 +90,15 @@ export class App {
 
   static async create(options: AppOptions): Promise<App> {
     const { config, logger, schema, protection, metrics } = options;
-    const apollo = createApollo({ config, logger, schema, protection, consoleServed: options.consoleDir !== undefined, metrics });
+    const apollo = createApollo({
+      config,
+      logger,
+      schema,
+      protection,
+      consoleServed: options.consoleDir !== undefined,
+      metrics,
+      tracing: options.tracing,
+    });
     await apollo.start();
     const app = new App(options, schema, createFastify(config, logger), apollo);
     await app.register();
@@ -100,6 +111,7 @@ export class App {
     const { config, models, logger, protection, metrics, consoleDir } = this.options;
 
     fastify.decorateRequest('edge', null);
+    this.options.tracing?.registerHttp(fastify);
     fastify.setErrorHandler((err, request, reply) => {
       const httpError = toHttpError(err, config.limits.bodyLimitBytes);
       if (httpError.status >= 500) logger.error({ err, requestId: request.id }, 'unhandled request error');
@@ -166,6 +178,7 @@ export class App {
       await this.fastify.close().catch(() => undefined);
       await this.apollo.stop();
       await models.close();
+      await this.options.tracing?.shutdown(config.server.shutdownTimeoutMs);
     })();
     return this.stopping;
   }

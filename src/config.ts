@@ -13,6 +13,10 @@ export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
 export type NodeEnv = 'development' | 'production' | 'test';
 export type RateLimitFailMode = 'memory' | 'open' | 'closed';
 export type GraphqlExecutor = 'jit' | 'graphql-js';
+export type TracesExporter = 'none' | 'otlp';
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export type TracesSampler =
+  'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
 
 /**
  * The settings, grouped by concern. Each part of the app is handed the group(s) it uses, whole: the
@@ -139,6 +143,7 @@ export interface ObservabilityConfig {
   };
   /** Input drift against the model's training reference (src/inference/drift.ts, docs/monitoring.md). */
   drift: DriftSettings;
+  tracing: TracingConfig;
 }
 
 /** Where served predictions are recorded (PREDICTION_LOG): nowhere, a JSON-lines file, or a Redis stream. */
@@ -153,6 +158,28 @@ export interface PredictionLogConfig {
   sink: PredictionLogSinkConfig;
   /** Most records waiting to be written; more are dropped and counted (the sink never slows a prediction). */
   bufferRecords: number;
+}
+
+/**
+ * OpenTelemetry traces, from the SDK's standard variables read as the SDK documents them (defaults
+ * included); see docs/tracing.md. `exporter: 'none'` (the default) loads no tracing code at all.
+ */
+export interface TracingConfig {
+  exporter: TracesExporter;
+  /** The URL spans are POSTed to: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  url: string;
+  protocol: OtlpProtocol;
+  /** OTEL_EXPORTER_OTLP_HEADERS (a collector's credentials: never logged). */
+  headers: Record<string, string>;
+  /** One export's timeout (OTEL_EXPORTER_OTLP_TIMEOUT). */
+  timeoutMs: number;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  sampler: TracesSampler;
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the *traceidratio samplers (ignored by the others). */
+  samplerRatio: number;
+  /** The batch span processor (OTEL_BSP_*): its queue is the bound on what an unreachable collector can cost. */
+  batch: { scheduleDelayMs: number; exportTimeoutMs: number; maxQueueSize: number; maxExportBatchSize: number };
 }
 
 export class ConfigError extends Error {
@@ -417,6 +444,91 @@ function shadow(env: Env): ShadowConfig | undefined {
   return { modelDir, sampleRate: Number(rawRate) };
 }
 
+/** `key=value,key=value` with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */
+function keyValues(env: Env, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of list(env, name, [])) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq).trim() : '';
+    // The message names the key at most: header values may be credentials.
+    if (key === '') throw new ConfigError(name, `expected comma-separated key=value pairs, got an entry without a key`);
+    try {
+      out[key] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(name, `the value of "${key}" is not valid percent-encoding`);
+    }
+  }
+  return out;
+}
+
+function httpUrl(name: string, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected an http(s) URL like http://collector:4318, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `expected an http(s) URL (the gRPC exporter is not included), got "${raw}"`);
+  }
+  return url;
+}
+
+/** The OTEL_* variables the OpenTelemetry SDK documents, with its defaults; what this server cannot do is refused. */
+function tracing(env: Env): TracingConfig {
+  const disabled = bool(env, 'OTEL_SDK_DISABLED', false);
+  const exporters = list(env, 'OTEL_TRACES_EXPORTER', ['none']).map((e) => e.toLowerCase());
+  for (const e of exporters) {
+    if (e !== 'none' && e !== 'otlp') throw new ConfigError('OTEL_TRACES_EXPORTER', `expected otlp or none, got "${e}"`);
+  }
+  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim()
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = oneOf<OtlpProtocol>(env, protocolName, 'http/protobuf', ['http/protobuf', 'http/json']);
+  const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4318');
+  const url = tracesEndpoint
+    ? httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesEndpoint).href
+    : httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base).href.replace(/\/?$/, '/v1/traces');
+  const ratioRaw = str(env, 'OTEL_TRACES_SAMPLER_ARG', '1');
+  const samplerRatio = Number(ratioRaw);
+  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(ratioRaw) || samplerRatio > 1) {
+    throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', `expected a ratio between 0 and 1, got "${ratioRaw}"`);
+  }
+  const maxQueueSize = int(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2_048, 1, 1_000_000);
+  const maxExportBatchSize = int(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000);
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new ConfigError(
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+      `must be at most OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize}), got ${maxExportBatchSize}`,
+    );
+  }
+  return {
+    exporter: !disabled && exporters.includes('otlp') ? 'otlp' : 'none',
+    url,
+    protocol,
+    headers: keyValues(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
+    timeoutMs: int(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 1, 600_000),
+    serviceName: str(env, 'OTEL_SERVICE_NAME', 'predictive-maintenance-api'),
+    resourceAttributes: keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES'),
+    sampler: oneOf<TracesSampler>(env, 'OTEL_TRACES_SAMPLER', 'parentbased_always_on', [
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ]),
+    samplerRatio,
+    batch: {
+      scheduleDelayMs: int(env, 'OTEL_BSP_SCHEDULE_DELAY', 5_000, 0, 600_000),
+      exportTimeoutMs: int(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30_000, 1, 600_000),
+      maxQueueSize,
+      maxExportBatchSize,
+    },
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -478,6 +590,7 @@ export function loadConfig(env: Env = process.env): Config {
         port: metricsPort === port ? undefined : metricsPort,
       },
       drift: driftSettings(env),
+      tracing: tracing(env),
     },
     predictionLog: predictionLog(env),
   };

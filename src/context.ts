@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { Cancellation } from './inference/batcher';
 import type { ModelHost } from './inference/model-host';
+import type { RequestSpans } from './observability/tracing';
 import type { RateLimiter } from './protection/rate-limiter';
 import type { BudgetState } from './protection/store';
 
@@ -23,6 +24,8 @@ export interface AppContext {
   signal?: Cancellation;
   /** Written once when the response is ready; read by the access log. */
   trace: RequestTrace;
+  /** The request's OpenTelemetry spans when tracing is on (OTEL_TRACES_EXPORTER=otlp); passed along, never read here. */
+  spans?: RequestSpans | null;
 }
 
 /** What the access log (and metrics) say about a request: written once, from the formatted response. */

@@ -8,6 +8,7 @@ import { DriftMonitor } from './inference/drift';
 import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
+import { createTracing, mergeObservers } from './observability/tracing';
 import { PredictionLog } from './prediction-log/prediction-log';
 import { createProtection } from './protection';
 import { ModelResolver } from './resolvers/model.resolver';
@@ -35,7 +36,9 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   const protection = createProtection(config, logger);
   const schema = await buildSchema(protection.globalMiddlewares);
   const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
-  if (metrics) models.observe(metrics.modelObserver());
+  const tracing = createTracing(config.observability.tracing, { logger, metrics });
+  const observer = mergeObservers(metrics?.modelObserver(), tracing?.modelObserver());
+  if (observer) models.observe(observer);
   // Input drift (docs/monitoring.md): counted where served rows pass, read by modelInfo.drift and /metrics.
   const drift = new DriftMonitor(config.observability.drift);
   models.watchDrift(drift);
@@ -48,6 +51,7 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
     schema,
     protection,
     metrics,
+    tracing,
     // Operator console (examples/console/dist) at /console/ when SERVE_CONSOLE is on.
     consoleDir: config.server.serveConsole ? defaultConsoleDir() : undefined,
   });

@@ -139,3 +139,73 @@ describe('loadConfig: operations settings', () => {
     rejects({ WORKERS: '0' }, 'WORKERS', /between 1 and 256/);
   });
 });
+
+describe('loadConfig: OpenTelemetry tracing (the SDK variables, as the SDK documents them)', () => {
+  it('reads the exporter, endpoint, protocol, resource, sampler and batch settings', () => {
+    const c = loadConfig({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc,x-tenant=pm',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+      OTEL_SERVICE_NAME: 'pm-eu',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,team=a%2Cb',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_BSP_SCHEDULE_DELAY: '1000',
+      OTEL_BSP_EXPORT_TIMEOUT: '5000',
+      OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
+    });
+    assert.deepEqual(c.observability.tracing, {
+      exporter: 'otlp',
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/json',
+      headers: { authorization: 'Bearer abc', 'x-tenant': 'pm' },
+      timeoutMs: 2_500,
+      serviceName: 'pm-eu',
+      resourceAttributes: { 'deployment.environment.name': 'prod', team: 'a,b' },
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: 0.25,
+      batch: { scheduleDelayMs: 1_000, exportTimeoutMs: 5_000, maxQueueSize: 4_096, maxExportBatchSize: 1_024 },
+    });
+  });
+
+  it('takes the traces-specific endpoint as is and the protocol override; OTEL_SDK_DISABLED turns it off', () => {
+    const c = loadConfig({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otel.example.com/custom/traces',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+    }).observability.tracing;
+    assert.equal(c.url, 'https://otel.example.com/custom/traces');
+    assert.equal(c.protocol, 'http/protobuf');
+    assert.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' }).observability.tracing.exporter, 'none');
+    assert.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'none' }).observability.tracing.exporter, 'none');
+    assert.equal(loadConfig({ OTEL_TRACES_EXPORTER: 'OTLP' }).observability.tracing.exporter, 'otlp');
+  });
+
+  it('refuses what this server cannot do, naming the variable', () => {
+    rejects({ OTEL_TRACES_EXPORTER: 'jaeger' }, 'OTEL_TRACES_EXPORTER', /otlp or none/);
+    rejects({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL', /http\/protobuf, http\/json/);
+    rejects({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
+    rejects({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', /http\(s\) URL/);
+    rejects({ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    rejects({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://c:4317' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+    rejects({ OTEL_TRACES_SAMPLER: 'sometimes' }, 'OTEL_TRACES_SAMPLER');
+    rejects({ OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'OTEL_TRACES_SAMPLER_ARG', /between 0 and 1/);
+    rejects({ OTEL_TRACES_SAMPLER_ARG: '-0.1' }, 'OTEL_TRACES_SAMPLER_ARG');
+    rejects({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200' }, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', /at most/);
+    rejects({ OTEL_BSP_MAX_QUEUE_SIZE: '0' }, 'OTEL_BSP_MAX_QUEUE_SIZE');
+    rejects({ OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, 'OTEL_RESOURCE_ATTRIBUTES', /key=value/);
+    rejects({ OTEL_SDK_DISABLED: 'maybe' }, 'OTEL_SDK_DISABLED');
+  });
+
+  it('never echoes a header value (a collector credential) in a refusal', () => {
+    assert.throws(
+      () => loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=secret%ZZtoken' }),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('secret') && err.message.includes('authorization'),
+    );
+  });
+});

@@ -85,6 +85,18 @@ describe('loadConfig: defaults', () => {
         logPretty: false,
         metrics: { enabled: true, port: undefined },
         drift: { enabled: true, windowRows: 10_000, maxAgeMs: 86_400_000, minRows: 500, psiModerate: 0.1, psiSignificant: 0.25 },
+        tracing: {
+          exporter: 'none',
+          url: 'http://localhost:4318/v1/traces',
+          protocol: 'http/protobuf',
+          headers: {},
+          timeoutMs: 10_000,
+          serviceName: 'predictive-maintenance-api',
+          resourceAttributes: {},
+          sampler: 'parentbased_always_on',
+          samplerRatio: 1,
+          batch: { scheduleDelayMs: 5_000, exportTimeoutMs: 30_000, maxQueueSize: 2_048, maxExportBatchSize: 512 },
+        },
       },
       predictionLog: { sink: { kind: 'off' }, bufferRecords: 10_000 },
     };

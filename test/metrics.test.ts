@@ -53,6 +53,7 @@ describe('GET /metrics', () => {
       pm_shadow_rows_total: 'counter',
       pm_shadow_disagreements_total: 'counter',
       pm_shadow_dropped_rows_total: 'counter',
+      pm_trace_spans_dropped_total: 'counter',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(types.get(name), type, name);
     assert.deepEqual([...types.keys()].filter((n) => n.startsWith('pm_')).sort(), Object.keys(expected).sort());

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { Logger } from 'pino';
+import { traceLogFields } from '../observability/tracing';
 import './edge-state';
 
 /**
@@ -28,6 +29,7 @@ function writeAccessLine(log: Logger, request: FastifyRequest, reply: FastifyRep
       operation: trace?.operationName ?? trace?.operationType,
       outcome: codes.length > 0 ? 'error' : status < 400 ? 'ok' : 'error',
       ...(codes.length > 0 ? { errorCodes: [...new Set(codes)] } : {}),
+      ...traceLogFields(request),
     },
     'request',
   );

@@ -149,6 +149,7 @@ function apolloHandler({ apollo, config, models, logger, protection }: GraphqlRo
         budgets: edge.budgets,
         trace: edge.trace,
         signal: abandoned,
+        spans: request.otelSpans,
       };
     },
   });

@@ -17,6 +17,22 @@ export interface BatcherHooks {
   onQueueChange?: (delta: number) => void;
   /** Rows removed from the queue before they ran. */
   onDrop?: (reason: DropReason, rows: number) => void;
+  /**
+   * Tracing: `rows` rows of the call traced as `trace` left the queue for a run, or were dropped
+   * (`dropped` says why); they were queued at `queuedAt` (performance.now()). Only calls given a trace.
+   */
+  onTracedWait?: (trace: unknown, queuedAt: number, rows: number, dropped?: DropReason) => void;
+  /**
+   * Tracing: a run of `rows` rows that started at `startedAt` (performance.now()) ended; `traces` are the
+   * handles of the calls whose rows it carried (those given one), each once.
+   */
+  onTracedRun?: (traces: readonly unknown[], rows: number, startedAt: number, ok: boolean, info: RunInfo | undefined) => void;
+}
+
+/** What a run is run on, for its trace. */
+export interface RunInfo {
+  modelVersion: string;
+  device: string;
 }
 
 export interface RowBatcherOptions<In, Out> {
@@ -38,6 +54,8 @@ export interface RowBatcherOptions<In, Out> {
    */
   maxQueueWaitMs?: number;
   hooks?: BatcherHooks;
+  /** Passed to onTracedRun. */
+  runInfo?: RunInfo;
 }
 
 export interface BatcherStats {
@@ -74,6 +92,8 @@ interface Call<Out> {
   timer?: NodeJS.Timeout;
   signal?: Cancellation;
   onAbort?: () => void;
+  /** The caller's opaque trace handle (tracing on), handed back to the tracing hooks. */
+  trace: unknown;
 }
 
 interface Entry<In, Out> {
@@ -117,12 +137,12 @@ export class RowBatcher<In, Out> {
   }
 
   /** Infers one row. Rejects with SERVER_BUSY at once when the queue is full. */
-  load(row: In, signal?: Cancellation): Promise<Out> {
-    return this.loadAll([row], signal).then((out) => out[0]);
+  load(row: In, signal?: Cancellation, trace?: unknown): Promise<Out> {
+    return this.loadAll([row], signal, trace).then((out) => out[0]);
   }
 
   /** Infers all rows, or none: the whole call is admitted or refused, and it rejects if any row's run failed. */
-  loadAll(rows: readonly In[], signal?: Cancellation): Promise<Out[]> {
+  loadAll(rows: readonly In[], signal?: Cancellation, trace?: unknown): Promise<Out[]> {
     if (signal?.aborted) return Promise.reject(clientDisconnected());
     if (this.queued + rows.length > this.maxQueueRows) return Promise.reject(serverBusy(this.queued, this.maxQueueRows));
     this.queued += rows.length;
@@ -141,6 +161,7 @@ export class RowBatcher<In, Out> {
       enqueuedAt: performance.now(),
       resolve,
       reject,
+      trace,
     };
     for (let i = 0; i < rows.length; i++) this.queue.push({ row: rows[i], call, index: i });
     if (Number.isFinite(this.maxQueueWaitMs)) {
@@ -204,13 +225,13 @@ export class RowBatcher<In, Out> {
       batch.push(entry);
       if (--call.waiting === 0) this.detach(call);
       if (call !== last) {
-        if (last) this.hooks.onQueueWait?.((now - last.enqueuedAt) / 1000, lastRows);
+        if (last) this.waited(last, now, lastRows);
         last = call;
         lastRows = 0;
       }
       lastRows++;
     }
-    if (last) this.hooks.onQueueWait?.((now - last.enqueuedAt) / 1000, lastRows);
+    if (last) this.waited(last, now, lastRows);
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -219,6 +240,30 @@ export class RowBatcher<In, Out> {
       this.head = 0;
     }
     return batch;
+  }
+
+  private waited(call: Call<Out>, now: number, rows: number): void {
+    this.hooks.onQueueWait?.((now - call.enqueuedAt) / 1000, rows);
+    if (call.trace !== undefined) this.hooks.onTracedWait?.(call.trace, call.enqueuedAt, rows);
+  }
+
+  /** The trace handles of the calls a run carries, each once (a call's rows are contiguous in the queue). */
+  private tracesOf(batch: Array<Entry<In, Out>>): unknown[] {
+    const traces: unknown[] = [];
+    let last: Call<Out> | undefined;
+    for (const { call } of batch) {
+      if (call === last) continue;
+      last = call;
+      if (call.trace !== undefined) traces.push(call.trace);
+    }
+    return traces;
+  }
+
+  private tracedRun(batch: Array<Entry<In, Out>>, started: number, ok: boolean): void {
+    const hook = this.hooks.onTracedRun;
+    if (hook === undefined) return;
+    const traces = this.tracesOf(batch);
+    if (traces.length > 0) hook(traces, batch.length, started, ok, this.options.runInfo);
   }
 
   private async run(batch: Array<Entry<In, Out>>): Promise<void> {
@@ -233,6 +278,7 @@ export class RowBatcher<In, Out> {
       this.failedRuns += 1;
       this.release(batch.length);
       this.hooks.onRun?.(batch.length, (performance.now() - started) / 1000, false);
+      this.tracedRun(batch, started, false);
       // A call with a failed row fails whole; its rows still queued need not run.
       for (const { call } of batch) this.fail(call, err);
       return;
@@ -241,6 +287,7 @@ export class RowBatcher<In, Out> {
     this.rows += batch.length;
     this.release(batch.length);
     this.hooks.onRun?.(batch.length, (performance.now() - started) / 1000, true);
+    this.tracedRun(batch, started, true);
     for (let i = 0; i < batch.length; i++) {
       const { call, index } = batch[i];
       if (call.settled) continue;
@@ -258,6 +305,7 @@ export class RowBatcher<In, Out> {
     const rows = call.waiting;
     this.dropped[reason] += rows;
     this.hooks.onDrop?.(reason, rows);
+    if (call.trace !== undefined) this.hooks.onTracedWait?.(call.trace, call.enqueuedAt, rows, reason);
     const retryAfter = Math.max(1, Math.ceil(this.maxQueueWaitMs / 1000));
     this.fail(call, reason === 'deadline' ? queueWaitExceeded(this.maxQueueWaitMs, retryAfter) : clientDisconnected());
   }

@@ -59,6 +59,13 @@ export interface InferenceServiceOptions {
 
 export type LiveDevice = 'cpu' | 'cuda';
 
+/** Who asked for a prediction: the ids the prediction log records, and the caller's opaque trace handle. */
+export interface PredictionCall {
+  requestId?: string;
+  traceId?: string;
+  trace?: unknown;
+}
+
 /** Sees every live row a run answered, with its prediction (a shadow model's sampler). Must not throw. */
 export type PredictionTap = (rows: readonly Reading[], predictions: readonly PredictionResult[]) => void;
 
@@ -99,6 +106,7 @@ export class InferenceService {
       maxQueueRows: options.maxQueueRows,
       maxQueueWaitMs: options.maxQueueWaitMs,
       hooks: options.hooks,
+      runInfo: { modelVersion: manifest.version, device },
     });
   }
 
@@ -126,28 +134,28 @@ export class InferenceService {
 
   /**
    * Scores one reading; `signal` (the client went away) takes it out of the queue if it has not run.
-   * Every answered row is counted for drift; with `requestId` it is also appended to the prediction log
-   * (when PREDICTION_LOG is on).
+   * Every answered row is counted for drift; a call with a `requestId` is also appended to the
+   * prediction log (when PREDICTION_LOG is on); `call.trace` is handed to the tracing hooks.
    */
-  predict(reading: Reading, signal?: Cancellation, requestId?: string): Promise<PredictionResult> {
-    const answer = this.batcher.load(reading, signal);
-    const log = requestId === undefined ? undefined : this.options.predictionLog;
+  predict(reading: Reading, signal?: Cancellation, call?: PredictionCall): Promise<PredictionResult> {
+    const answer = this.batcher.load(reading, signal, call?.trace);
+    const log = call?.requestId === undefined ? undefined : this.options.predictionLog;
     if (this.served === undefined && log === undefined) return answer;
     return answer.then((p) => {
       this.served?.recordOne(p);
-      log?.append({ requestId: requestId as string, role: 'primary', rows: [p], outOfRange: this.rangeCheck });
+      log?.append({ requestId: call!.requestId!, traceId: call!.traceId, role: 'primary', rows: [p], outOfRange: this.rangeCheck });
       return p;
     });
   }
 
-  /** Scores every reading in one model version, or fails whole; counted and logged like `predict`. */
-  predictMany(readings: readonly Reading[], signal?: Cancellation, requestId?: string): Promise<PredictionResult[]> {
-    const answers = this.batcher.loadAll(readings, signal);
-    const log = requestId === undefined ? undefined : this.options.predictionLog;
+  /** Scores every reading in one model version, or fails whole; counted, logged and traced like `predict`. */
+  predictMany(readings: readonly Reading[], signal?: Cancellation, call?: PredictionCall): Promise<PredictionResult[]> {
+    const answers = this.batcher.loadAll(readings, signal, call?.trace);
+    const log = call?.requestId === undefined ? undefined : this.options.predictionLog;
     if (this.served === undefined && log === undefined) return answers;
     return answers.then((rows) => {
       this.served?.record(rows);
-      log?.append({ requestId: requestId as string, role: 'primary', rows, outOfRange: this.rangeCheck });
+      log?.append({ requestId: call!.requestId!, traceId: call!.traceId, role: 'primary', rows, outOfRange: this.rangeCheck });
       return rows;
     });
   }

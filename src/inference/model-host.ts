@@ -37,6 +37,11 @@ export interface ModelObserver {
   shadow?: (scorer: ShadowScorer | undefined) => void;
   /** Given to every shadow scorer. */
   shadowHooks?: ShadowHooks;
+  /**
+   * A reload begins (tracing): `trace` is the requesting call's opaque trace handle, if any; the function
+   * returned is called once with how it ended.
+   */
+  reloadStarted?: (trace: unknown) => (outcome: 'ok' | 'refused', reason?: string) => void;
 }
 
 /** How the host loads and samples its shadow model (SHADOW_MODEL_DIR, SHADOW_SAMPLE_RATE). */
@@ -56,6 +61,8 @@ class HookRelay {
     onQueueWait: (seconds, rows) => this.target?.onQueueWait?.(seconds, rows),
     onQueueChange: (delta) => this.target?.onQueueChange?.(delta),
     onDrop: (reason, rows) => this.target?.onDrop?.(reason, rows),
+    onTracedWait: (trace, queuedAt, rows, dropped) => this.target?.onTracedWait?.(trace, queuedAt, rows, dropped),
+    onTracedRun: (traces, rows, startedAt, ok, info) => this.target?.onTracedRun?.(traces, rows, startedAt, ok, info),
   };
 }
 
@@ -248,15 +255,19 @@ export class ModelHost {
    * versions); the old session is released once its queue is empty. On any failure the old model keeps
    * serving and this rejects with ModelReloadError. Reloads run one at a time.
    */
-  reload(logger: Logger, options: { promoteShadow?: boolean } = {}): Promise<InferenceService> {
-    const next = this.reloads.then(() => (options.promoteShadow ? this.promoteNow(logger) : this.reloadNow(logger)));
+  reload(logger: Logger, options: { promoteShadow?: boolean; trace?: unknown } = {}): Promise<InferenceService> {
+    const next = this.reloads.then(() =>
+      options.promoteShadow ? this.promoteNow(logger, options.trace) : this.reloadNow(logger, options.trace),
+    );
     this.reloads = next.catch(() => undefined);
     return next;
   }
 
-  private async reloadNow(logger: Logger): Promise<InferenceService> {
+  private async reloadNow(logger: Logger, trace: unknown): Promise<InferenceService> {
+    const ended = this.observer.reloadStarted?.(trace);
     const refuse = (reason: string): never => {
       this.observer.reloaded?.('refused');
+      ended?.('refused', reason);
       logger.error({ reason }, 'model reload refused; the serving model is unchanged');
       throw new ModelReloadError(reason);
     };
@@ -295,6 +306,7 @@ export class ModelHost {
     if (shadow) this.pair(candidate, shadow.service, shadow.relay);
     else this.unpair();
     this.observer.reloaded?.(shadowFailure === undefined ? 'ok' : 'refused');
+    ended?.(shadowFailure === undefined ? 'ok' : 'refused', shadowFailure);
     logger.info(
       {
         from: old.manifest.version,
@@ -321,9 +333,11 @@ export class ModelHost {
    * primary finish there, and its session is released when its queue is empty. No shadow remains, and
    * later reloads load the promoted model's directory.
    */
-  private async promoteNow(logger: Logger): Promise<InferenceService> {
+  private async promoteNow(logger: Logger, trace: unknown): Promise<InferenceService> {
+    const ended = this.observer.reloadStarted?.(trace);
     const refuse = (reason: string): never => {
       this.observer.reloaded?.('refused');
+      ended?.('refused', reason);
       logger.error({ reason }, 'shadow promotion refused; the serving model is unchanged');
       throw new ModelReloadError(reason);
     };
@@ -347,6 +361,7 @@ export class ModelHost {
     this.startServing(promoted);
     this.observer.shadow?.(undefined);
     this.observer.reloaded?.('ok');
+    ended?.('ok');
     logger.info(
       {
         from: old.manifest.version,

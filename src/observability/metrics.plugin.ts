@@ -15,7 +15,7 @@ export function rootFieldNames(schema: GraphQLSchema): Set<string> {
 }
 
 /** The operation's first root field, when it is one of the schema's (never a client-chosen alias or name). */
-function rootFieldOf(operation: OperationDefinitionNode | undefined, known: ReadonlySet<string>): string {
+export function rootFieldOf(operation: OperationDefinitionNode | undefined, known: ReadonlySet<string>): string {
   const first = operation?.selectionSet.selections[0];
   return first?.kind === Kind.FIELD && known.has(first.name.value) ? first.name.value : OTHER_ROOT_FIELD;
 }

@@ -76,6 +76,13 @@ export class Metrics {
   readonly largeBodyBytes: Gauge;
   readonly largeBodyRefusals: Counter;
   private readonly drift: DriftMetrics;
+  /** Spans the tracing SDK could not deliver (src/observability/tracing-sdk.ts). */
+  readonly traceSpansDropped = new Counter({
+    name: 'pm_trace_spans_dropped_total',
+    help: 'Finished spans never delivered to the collector: queue_full (OTEL_BSP_MAX_QUEUE_SIZE reached) or export_failed.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   /** Reads the bytes of large bodies in flight when scraped (the App's bulk lane). */
   private largeBodiesInFlight: () => number = () => 0;
   /** In a cluster worker: answers /metrics with every worker's series (see src/cluster.ts). */
@@ -168,6 +175,7 @@ export class Metrics {
     for (const reason of DROP_REASONS) this.droppedRows.inc({ reason }, 0);
     for (const outcome of ['ok', 'refused']) this.modelReloads.inc({ outcome }, 0);
     for (const reason of SHADOW_DROP_REASONS) this.shadow.droppedRows.inc({ reason }, 0);
+    for (const reason of ['queue_full', 'export_failed']) this.traceSpansDropped.inc({ reason }, 0);
   }
 
   /** Hooks for the row batcher of every inference service. */

@@ -52,7 +52,7 @@ export class ModelResolver {
     if (admins.length === 0) throw forbidden('reloadModel is disabled: no admin keys are configured (ADMIN_API_KEYS)');
     if (ctx.apiKeyHash === undefined || !admins.includes(ctx.apiKeyHash)) throw forbidden('reloadModel needs an admin API key');
     try {
-      const service = await ctx.models.reload(ctx.log, { promoteShadow });
+      const service = await ctx.models.reload(ctx.log, { promoteShadow, trace: ctx.spans ?? undefined });
       return describeModel(ctx, service, await describeDrift(ctx, service), await ctx.models.shadowSummary());
     } catch (err) {
       if (err instanceof ShadowDroppedError) throw shadowDropped(err.reason, err.servingVersion);

@@ -1,6 +1,8 @@
 import { Arg, Ctx, Mutation, Resolver, type ResolverData } from 'type-graphql';
 import type { AppContext } from '../context';
 import { batchSizeOutOfRange, invalidReadings, type Violation } from '../errors';
+import type { PredictionCall } from '../inference/inference.service';
+import { traceIdOf } from '../observability/tracing';
 import { Prediction } from '../schema/prediction.type';
 import { CompiledValidator } from '../schema/reading-validator';
 import { SensorReadingInput } from '../schema/sensor-reading.input';
@@ -38,7 +40,7 @@ export class PredictionResolver {
     input: SensorReadingInput,
     @Ctx() ctx: AppContext,
   ): Promise<Prediction> {
-    return ctx.models.service().predict(input, ctx.signal, ctx.requestId);
+    return ctx.models.service().predict(input, ctx.signal, predictionCall(ctx));
   }
 
   @Mutation(() => [Prediction], {
@@ -50,6 +52,12 @@ export class PredictionResolver {
     inputs: SensorReadingInput[],
     @Ctx() ctx: AppContext,
   ): Promise<Prediction[]> {
-    return ctx.models.service().predictMany(inputs, ctx.signal, ctx.requestId);
+    return ctx.models.service().predictMany(inputs, ctx.signal, predictionCall(ctx));
   }
+}
+
+/** The ids the prediction log records with this call's rows, and its trace handle when tracing is on. */
+function predictionCall(ctx: AppContext): PredictionCall {
+  const trace = ctx.spans ?? undefined;
+  return { requestId: ctx.requestId, trace, traceId: trace && traceIdOf(trace) };
 }

@@ -55,7 +55,11 @@ export interface TestServer {
 export interface GqlResponse {
   status: number;
   headers: Headers;
-  body: { data?: any; errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }> };
+  body: {
+    data?: any;
+    errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
+    extensions?: Record<string, any>;
+  };
 }
 
 /**

@@ -1,0 +1,74 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { Span } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import type { TracingConfig } from '../config';
+import type { AppContext } from '../context';
+import type { ModelObserver } from '../inference/model-host';
+import type { Metrics } from './metrics';
+
+/**
+ * The spans of one traced request. Everything outside src/observability/tracing*.ts passes it along
+ * without looking inside (the batcher sees it as `unknown`).
+ */
+export interface RequestSpans {
+  readonly http: Span;
+  /** The GraphQL operation's span, once Apollo has started on the request. */
+  operation?: Span;
+  /** Rows this request handed to the model (what its queue-wait spans counted). */
+  rows: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the tracing hooks when OTEL_TRACES_EXPORTER=otlp; undefined otherwise. */
+    otelSpans?: RequestSpans | null;
+  }
+}
+
+export interface TracingDeps {
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+/** What the app wires in when tracing is on (src/observability/tracing-sdk.ts). */
+export interface Tracing {
+  /** The HTTP server span: Fastify hooks that continue an incoming `traceparent`. */
+  registerHttp(fastify: FastifyInstance): void;
+  /** The GraphQL operation span and `extensions.traceId`. */
+  apolloPlugin(schema: GraphQLSchema): ApolloServerPlugin<AppContext>;
+  /** Queue-wait, `onnx.run` and `model.reload` spans. */
+  modelObserver(): ModelObserver;
+  /** Exports what is still queued, waiting at most `timeoutMs` (and one export's OTEL_EXPORTER_OTLP_TIMEOUT), and stops. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Tracing per the configuration, or undefined when it is off. Off means off: the OpenTelemetry SDK is
+ * required here only when the exporter is `otlp`, so with the default `none` no tracing code is loaded
+ * and no hook is registered.
+ */
+export function createTracing(config: TracingConfig, deps: TracingDeps): Tracing | undefined {
+  if (config.exporter === 'none') return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (see above)
+  const sdk = require('./tracing-sdk') as typeof import('./tracing-sdk');
+  return sdk.SdkTracing.create(config, deps);
+}
+
+/** The trace id of a traced request (the access log and the prediction log record it). */
+export function traceIdOf(spans: RequestSpans): string {
+  return spans.http.spanContext().traceId;
+}
+
+/** The access log's trace fields: the request's trace id when it has a span. */
+export function traceLogFields(request: FastifyRequest): { traceId?: string } {
+  const spans = request.otelSpans;
+  return spans ? { traceId: traceIdOf(spans) } : {};
+}
+
+/** Both observers of a ModelHost in one (metrics and tracing hook different events). */
+export function mergeObservers(a: ModelObserver | undefined, b: ModelObserver | undefined): ModelObserver | undefined {
+  if (!a || !b) return a ?? b;
+  return { ...a, ...b, inference: { ...a.inference, ...b.inference } };
+}
