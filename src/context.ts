@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { Cancellation } from './inference/batcher';
 import type { ModelHost } from './inference/model-host';
-import type { RequestSpans } from './observability/tracing';
+import type { RequestSpans } from './observability/request-spans';
 import type { RateLimiter } from './protection/rate-limiter';
 import type { BudgetState } from './protection/store';
 

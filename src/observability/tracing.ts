@@ -1,5 +1,4 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
@@ -7,25 +6,9 @@ import type { TracingConfig } from '../config';
 import type { AppContext } from '../context';
 import type { ModelObserver } from '../inference/model-host';
 import type { Metrics } from './metrics';
+import type { RequestSpans } from './request-spans';
 
-/**
- * The spans of one traced request. Everything outside src/observability/tracing*.ts passes it along
- * without looking inside (the batcher sees it as `unknown`).
- */
-export interface RequestSpans {
-  readonly http: Span;
-  /** The GraphQL operation's span, once Apollo has started on the request. */
-  operation?: Span;
-  /** Rows this request handed to the model (what its queue-wait spans counted). */
-  rows: number;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set by the tracing hooks when OTEL_TRACES_EXPORTER=otlp; undefined otherwise. */
-    otelSpans?: RequestSpans | null;
-  }
-}
+export type { RequestSpans } from './request-spans';
 
 export interface TracingDeps {
   logger: Logger;
