@@ -46,7 +46,8 @@ import type { ModelObserver } from '../inference/model-host';
 import { SERVER_VERSION } from '../version';
 import { outcomeLabel } from './metrics';
 import { rootFieldNames, rootFieldOf } from './metrics.plugin';
-import type { RequestSpans, Tracing, TracingDeps } from './tracing';
+import type { RequestSpans } from './request-spans';
+import type { Tracing, TracingDeps } from './tracing.types';
 
 /** Probes and scrapes: a span each would bury the requests worth reading. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);

@@ -1,31 +1,12 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
-import type { Logger } from 'pino';
+import type { FastifyRequest } from 'fastify';
 import type { TracingConfig } from '../config';
-import type { AppContext } from '../context';
 import type { ModelObserver } from '../inference/model-host';
-import type { Metrics } from './metrics';
 import type { RequestSpans } from './request-spans';
+import type { Tracing, TracingDeps } from './tracing.types';
 
 export type { RequestSpans } from './request-spans';
 
-export interface TracingDeps {
-  logger: Logger;
-  metrics?: Metrics;
-}
-
-/** What the app wires in when tracing is on (src/observability/tracing-sdk.ts). */
-export interface Tracing {
-  /** The HTTP server span: Fastify hooks that continue an incoming `traceparent`. */
-  registerHttp(fastify: FastifyInstance): void;
-  /** The GraphQL operation span and `extensions.traceId`. */
-  apolloPlugin(schema: GraphQLSchema): ApolloServerPlugin<AppContext>;
-  /** Queue-wait, `onnx.run` and `model.reload` spans. */
-  modelObserver(): ModelObserver;
-  /** Exports what is still queued, waiting at most `timeoutMs` (and one export's OTEL_EXPORTER_OTLP_TIMEOUT), and stops. */
-  shutdown(timeoutMs: number): Promise<void>;
-}
+export type { Tracing, TracingDeps } from './tracing.types';
 
 /**
  * Tracing per the configuration, or undefined when it is off. Off means off: the OpenTelemetry SDK is
