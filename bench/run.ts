@@ -21,7 +21,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { BATCHING_QUERY, get, post, predictBatchBody, predictBody, PREDICTION_FIELDS, readings, rssOf, sleep } from './common';
+import {
+  BATCHING_QUERY,
+  benchManifest,
+  get,
+  post,
+  predictBatchBody,
+  predictBody,
+  predictTrustedBody,
+  PREDICTION_FIELDS,
+  readings,
+  rssOf,
+  sleep,
+} from './common';
 import { compression, underAttack, type AttackResult, type CompressionResult } from './edge';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -98,6 +110,10 @@ const API_ENV = {
   RATE_LIMIT_WINDOW: '1h',
   // Every request to /graphql spends one; the load generator is one client.
   REQUEST_LIMIT_MAX: '100000000',
+  // Free text and trusted ids side by side (production's default is require): the scenarios send the
+  // same documents both ways; the bench's manifest is written at start (bench/results/trusted-documents.json).
+  TRUSTED_DOCUMENTS: 'allow',
+  TRUSTED_DOCUMENTS_FILE: `${path.join(ROOT, 'client', 'persisted-documents.json')},${path.join(RESULTS, 'trusted-documents.json')}`,
   REQUEST_LIMIT_WINDOW: '1h',
   // The harness drives the server to saturation on purpose; on a busy machine load shedding would turn that
   // into 503s and measure the shedding instead (it is tested in test/edge.test.ts; its per-request check stays).
@@ -551,6 +567,8 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(MODEL_DIR, 'model.json'))) throw new Error(`no model in ${MODEL_DIR} (set MODEL_DIR or --model-dir)`);
   if (SOAK) return soak();
   const wallStart = Date.now();
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, 'trusted-documents.json'), JSON.stringify(benchManifest(), null, 2));
   const reference = await startReference();
   const api = await startApi('api');
   const apiOff = await startApi('api-batching-off', { MAX_BATCH_SIZE: '1' });
@@ -584,6 +602,25 @@ async function main(): Promise<void> {
     const scenarios = [
       { id: 'predict-c1', title: '`predict`, 1 connection (latency)', body: one, rows: 1, connections: 1, unit: 'req/s' as const },
       { id: 'predict-c64', title: '`predict`, 64 connections', body: one, rows: 1, connections: 64, unit: 'req/s' as const },
+      // The same request naming its document by id: the API skips lexing, parsing, validation and cost.
+      {
+        id: 'predict-trusted-c1',
+        title: '`predict` by trusted document id, 1 connection (latency)',
+        body: one,
+        apiBody: predictTrustedBody(),
+        rows: 1,
+        connections: 1,
+        unit: 'req/s' as const,
+      },
+      {
+        id: 'predict-trusted-c64',
+        title: '`predict` by trusted document id, 64 connections',
+        body: one,
+        apiBody: predictTrustedBody(),
+        rows: 1,
+        connections: 64,
+        unit: 'req/s' as const,
+      },
       {
         id: 'batch-100',
         title: '`predictBatch`, 100 rows, 8 connections',
@@ -611,8 +648,10 @@ async function main(): Promise<void> {
     ];
     const only = option('--only');
     for (const s of scenarios.filter((x) => !only || only.split(',').includes(x.id))) {
+      // The reference knows no ids: it is always sent the document text.
+      const bodyFor = (p: Proc) => (p === reference ? s.body : (s.apiBody ?? s.body));
       const run = (p: Proc, seconds: number) =>
-        s.connections === 1 ? sequential(p, s.body, seconds) : cannon(p, s.body, s.rows, s.connections, seconds);
+        s.connections === 1 ? sequential(p, bodyFor(p), seconds) : cannon(p, bodyFor(p), s.rows, s.connections, seconds);
       const measureOnce = async (p: Proc): Promise<{ load: Load; rows: number; runs: number; peak: number }> => {
         const before = p === reference ? undefined : await batching(p);
         const { value: load, peak } = await withRss(p.child.pid!, () => run(p, DURATION));
@@ -622,7 +661,7 @@ async function main(): Promise<void> {
       };
       const targets = [reference, api, ...(s.id === 'predict-c256' || s.id === 'predict-c1' ? [apiOff] : [])];
       for (const p of targets) {
-        await check(p, s.body);
+        await check(p, bodyFor(p));
         await run(p, WARMUP);
       }
       // Rounds alternate between the servers so that drift in the machine's load hits all of them alike.

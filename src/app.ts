@@ -32,11 +32,13 @@ import { landingPagePlugin } from './http/landing-page';
 import { rateLimitHeaders } from './http/rate-limit-headers';
 import { helmetHeaders } from './http/security-headers';
 import { tracePlugin, traceFromBody } from './http/trace';
+import { TrustedDocumentGate } from './http/trusted-documents';
 import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
 import { metricsPlugin } from './observability/metrics.plugin';
 import type { Protection } from './protection';
 import type { BudgetState } from './protection/rate-limiter';
+import type { TrustedDocuments } from './protection/trusted-documents';
 import { jitGateway } from './schema/executor';
 
 export interface AppOptions {
@@ -49,6 +51,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Prometheus metrics: recorded by a plugin, served at GET /metrics unless METRICS_PORT names another port. */
   metrics?: Metrics;
+  /** Trusted documents (docs/trusted-documents.md); undefined when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
 }
 
 /** Per-request state the edge keeps beside Fastify's request (identity, budgets, trace). */
@@ -130,16 +134,24 @@ export class App {
     return this.options.metrics;
   }
 
+  get trustedDocuments(): TrustedDocuments | undefined {
+    return this.options.trusted;
+  }
+
   /** The node:http server under Fastify (for timeouts and tests). */
   get httpServer(): http.Server {
     return this.fastify.server;
   }
 
   static async create(options: AppOptions): Promise<App> {
-    const { config, logger, schema, protection } = options;
+    const { config, logger, schema, protection, trusted } = options;
+    const gateway = config.server.graphqlExecutor === 'jit' ? jitGateway(schema) : undefined;
+    // Trusted documents: compiled now, and found parsed and validated in Apollo's document store.
+    if (gateway && trusted) trusted.onLoad((docs) => docs.forEach((doc) => gateway.prepare(doc.document)));
     const apollo = new ApolloServer<AppContext>({
       // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
-      ...(config.server.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
+      ...(gateway ? { gateway } : { schema }),
+      ...(trusted ? { documentStore: trusted.documentStore() } : {}),
       introspection: config.server.introspection,
       csrfPrevention: true,
       allowBatchedHttpRequests: false,
@@ -322,7 +334,8 @@ export class App {
         maxAge: 600,
       });
       graphql.removeAllContentTypeParsers();
-      for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser(this.bulk));
+      const trusted = this.options.trusted && new TrustedDocumentGate(this.options.trusted, config.server.trustedDocuments, config.limits.maxQueryTokens);
+      for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser(this.bulk, trusted));
 
       graphql.addHook('onRequest', async (request, reply) => {
         if (this.phase !== 'serving') {
@@ -359,6 +372,12 @@ export class App {
       });
       graphql.addHook('preParsing', decodeRequestBody(config.limits.bodyLimitBytes));
       graphql.addHook('preHandler', (request, _reply, done) => {
+        // Trusted documents were checked when their manifest loaded: not lexed again (http/trusted-documents.ts).
+        try {
+          if (trusted && (trusted.isTrusted(request.body) || (request.method === 'GET' && trusted.resolveGet(request)))) return done();
+        } catch (err) {
+          return done(err as Error);
+        }
         const body = request.body as { query?: unknown } | undefined;
         const query = body?.query ?? (request.query as { query?: unknown } | undefined)?.query;
         if (typeof query !== 'string') return done();

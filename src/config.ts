@@ -3,7 +3,7 @@
  * Nothing else in the code base reads process.env: a bad value stops start-up with a message naming
  * the variable, instead of surfacing later as a strange runtime error.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -12,6 +12,8 @@ export type InferenceDevice = 'auto' | 'cpu' | 'cuda';
 export type NodeEnv = 'development' | 'production' | 'test';
 export type RateLimitFailMode = 'memory' | 'open' | 'closed';
 export type GraphqlExecutor = 'jit' | 'graphql-js';
+/** Which GraphQL documents a request may name: see docs/trusted-documents.md. */
+export type TrustedDocumentsMode = 'off' | 'allow' | 'require';
 
 /**
  * The settings, grouped by concern. Each part of the app is handed the group(s) it uses, whole: the
@@ -55,6 +57,20 @@ export interface ServerConfig {
   introspection: boolean;
   landingPage: boolean;
   serveConsole: boolean;
+  trustedDocuments: TrustedDocumentsConfig;
+}
+
+/** Trusted documents (docs/trusted-documents.md): manifests of the operations frontends were built with. */
+export interface TrustedDocumentsConfig {
+  /** off: ids refused, free text only; allow: ids and free text; require: ids only (introspection aside). */
+  mode: TrustedDocumentsMode;
+  /** Manifest files (hash -> document JSON), absolute paths; empty when mode is off. */
+  files: string[];
+  /**
+   * In `require` mode, whether free-text introspection still passes (for Apollo Sandbox): only when
+   * INTROSPECTION=true was set explicitly, never from a default.
+   */
+  introspectionInRequire: boolean;
 }
 
 /** The model and the batcher in front of it: what InferenceService.create takes (src/server.ts loadModel). */
@@ -303,6 +319,30 @@ export function loadEnvFile(env: Env = process.env, cwd: string = process.cwd())
   return file;
 }
 
+/** The manifest `npm run codegen` writes and the repository commits (client/, the console, examples/client). */
+export const DEFAULT_TRUSTED_DOCUMENTS_FILE = path.join(__dirname, '..', '..', 'client', 'persisted-documents.json');
+
+function trustedDocuments(env: Env, production: boolean, introspection: boolean): TrustedDocumentsConfig {
+  const mode = oneOf<TrustedDocumentsMode>(env, 'TRUSTED_DOCUMENTS', production ? 'require' : 'allow', ['off', 'allow', 'require']);
+  const files = list(env, 'TRUSTED_DOCUMENTS_FILE', [DEFAULT_TRUSTED_DOCUMENTS_FILE]).map((f) => path.resolve(f));
+  if (files.length === 0) throw new ConfigError('TRUSTED_DOCUMENTS_FILE', 'names no file; leave it unset for the committed manifest');
+  if (new Set(files).size !== files.length) throw new ConfigError('TRUSTED_DOCUMENTS_FILE', 'names the same file twice');
+  if (mode !== 'off') {
+    for (const file of files) {
+      try {
+        accessSync(file, fsConstants.R_OK);
+      } catch (err) {
+        throw new ConfigError('TRUSTED_DOCUMENTS_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+  }
+  return {
+    mode,
+    files: mode === 'off' ? [] : files,
+    introspectionInRequire: mode === 'require' && introspection && env.INTROSPECTION !== undefined && env.INTROSPECTION.trim() !== '',
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -325,6 +365,7 @@ export function loadConfig(env: Env = process.env): Config {
   const metricsPort = int(env, 'METRICS_PORT', port, 0, 65_535);
   const requestWindow = str(env, 'REQUEST_LIMIT_WINDOW', '1m');
   const logPretty = bool(env, 'LOG_PRETTY', false);
+  const introspection = bool(env, 'INTROSPECTION', !production);
   if (logPretty && nodeEnv !== 'development') {
     throw new ConfigError(
       'LOG_PRETTY',
@@ -347,9 +388,10 @@ export function loadConfig(env: Env = process.env): Config {
       compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
       corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
       graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
-      introspection: bool(env, 'INTROSPECTION', !production),
+      introspection,
       landingPage: bool(env, 'LANDING_PAGE', !production),
       serveConsole: bool(env, 'SERVE_CONSOLE', !production),
+      trustedDocuments: trustedDocuments(env, production, introspection),
     },
     inference: {
       modelDir: path.resolve(str(env, 'MODEL_DIR', 'models')),

@@ -7,6 +7,7 @@ import { InferenceService } from './inference/inference.service';
 import { ModelHost } from './inference/model-host';
 import { Metrics } from './observability/metrics';
 import { createProtection } from './protection';
+import { TrustedDocuments } from './protection/trusted-documents';
 import { ModelResolver } from './resolvers/model.resolver';
 import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
 import { PredictionResolver } from './resolvers/prediction.resolver';
@@ -33,7 +34,19 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   const schema = await buildSchema(protection.globalMiddlewares);
   const metrics = config.observability.metrics.enabled ? new Metrics() : undefined;
   if (metrics) models.observe(metrics.modelObserver());
+  // Throws TrustedDocumentsError (main.ts: exit 2) for a manifest document that does not parse or validate.
+  const trusted =
+    config.server.trustedDocuments.mode === 'off'
+      ? undefined
+      : await TrustedDocuments.create({
+          config: config.server.trustedDocuments,
+          schema,
+          limits: config.limits,
+          validationRules: protection.validationRules,
+          introspection: config.server.introspection,
+        });
   return App.create({
+    trusted,
     config,
     models,
     logger,
