@@ -563,6 +563,16 @@ function spliceMarkdown(name: string, text: string): void {
   writeFileSync(file, md);
 }
 
+/** The under-attack scenario against TRUSTED_DOCUMENTS=require: free text is refused before it is parsed. */
+async function attackRequire(): Promise<AttackResult> {
+  const p = await startApi('api-require', { TRUSTED_DOCUMENTS: 'require' });
+  try {
+    return await underAttack(p.port, 1_048_576, QUICK ? 2 : DURATION, predictTrustedBody());
+  } finally {
+    await stop(p);
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(path.join(MODEL_DIR, 'model.json'))) throw new Error(`no model in ${MODEL_DIR} (set MODEL_DIR or --model-dir)`);
   if (SOAK) return soak();
@@ -715,6 +725,7 @@ async function main(): Promise<void> {
       // protects the third client (with the default request budget the attackers would be cut off after 600).
       edge = {
         attack: await underAttack(api.port, 1_048_576, QUICK ? 2 : DURATION),
+        attackRequire: await attackRequire(),
         compression: await compression(api.port, QUICK ? 2 : DURATION),
       };
     }
@@ -736,6 +747,8 @@ async function main(): Promise<void> {
 
 interface EdgeResult {
   attack: AttackResult;
+  /** The same attack on a server with TRUSTED_DOCUMENTS=require, the third client sending a document id. */
+  attackRequire: AttackResult;
   compression: CompressionResult;
 }
 
@@ -931,6 +944,13 @@ function report(
             `${edge.attack.victimUnloaded.p50} / ${edge.attack.victimUnloaded.p99} ms unloaded, ${edge.attack.victimAttacked.p50} / ${edge.attack.victimAttacked.p99} ms attacked ` +
             `(p99 **${edge.attack.ratioP99}x**; floor < 5x or < 25 ms: ${edge.attack.met ? 'met' : '**not met**'}). The attackers' ${edge.attack.attackers.requests} documents were refused in ` +
             `p50 ${edge.attack.attackers.p50} ms, p99 ${edge.attack.attackers.p99} ms (${Object.entries(edge.attack.attackers.byStatus)
+              .map(([k, v]) => `${v} x ${k}`)
+              .join(', ')}).`,
+          '',
+          `The same attack with \`TRUSTED_DOCUMENTS=require\` (the third client sends its document id; docs/trusted-documents.md): p50 / p99 ` +
+            `${edge.attackRequire.victimUnloaded.p50} / ${edge.attackRequire.victimUnloaded.p99} ms unloaded, ${edge.attackRequire.victimAttacked.p50} / ${edge.attackRequire.victimAttacked.p99} ms attacked ` +
+            `(p99 **${edge.attackRequire.ratioP99}x**); the attackers' ${edge.attackRequire.attackers.requests} documents were refused in p50 ${edge.attackRequire.attackers.p50} ms, ` +
+            `p99 ${edge.attackRequire.attackers.p99} ms (${Object.entries(edge.attackRequire.attackers.byStatus)
               .map(([k, v]) => `${v} x ${k}`)
               .join(', ')}).`,
           '',

@@ -334,7 +334,8 @@ export class App {
         maxAge: 600,
       });
       graphql.removeAllContentTypeParsers();
-      const trusted = this.options.trusted && new TrustedDocumentGate(this.options.trusted, config.server.trustedDocuments, config.limits.maxQueryTokens);
+      const trusted =
+        this.options.trusted && new TrustedDocumentGate(this.options.trusted, config.server.trustedDocuments, config.limits.maxQueryTokens);
       for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser(this.bulk, trusted));
 
       graphql.addHook('onRequest', async (request, reply) => {
@@ -371,6 +372,7 @@ export class App {
         }
       });
       graphql.addHook('preParsing', decodeRequestBody(config.limits.bodyLimitBytes));
+      if (trusted) graphql.addHook('preParsing', trusted.refuseEarly);
       graphql.addHook('preHandler', (request, _reply, done) => {
         // Trusted documents were checked when their manifest loaded: not lexed again (http/trusted-documents.ts).
         try {

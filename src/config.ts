@@ -332,7 +332,10 @@ function trustedDocuments(env: Env, production: boolean, introspection: boolean)
       try {
         accessSync(file, fsConstants.R_OK);
       } catch (err) {
-        throw new ConfigError('TRUSTED_DOCUMENTS_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new ConfigError(
+          'TRUSTED_DOCUMENTS_FILE',
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
   }

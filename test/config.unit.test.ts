@@ -129,7 +129,12 @@ describe('loadConfig: every variable is read under its name', () => {
     ['MAX_BATCH_ROWS', '500', (c) => c.limits.maxBatchRows, 500],
     ['GRAPHQL_EXECUTOR', 'graphql-js', (c) => c.server.graphqlExecutor, 'graphql-js'],
     ['TRUSTED_DOCUMENTS', 'Require', (c) => c.server.trustedDocuments.mode, 'require'],
-    ['TRUSTED_DOCUMENTS_FILE', ' package.json , README.md', (c) => c.server.trustedDocuments.files, [path.resolve('package.json'), path.resolve('README.md')]],
+    [
+      'TRUSTED_DOCUMENTS_FILE',
+      ' package.json , README.md',
+      (c) => c.server.trustedDocuments.files,
+      [path.resolve('package.json'), path.resolve('README.md')],
+    ],
     ['BODY_LIMIT_BYTES', '2048', (c) => c.limits.bodyLimitBytes, 2_048],
     ['LARGE_BODIES_MAX_BYTES', '2097152', (c) => c.limits.largeBodiesMaxBytes, 2_097_152],
     [

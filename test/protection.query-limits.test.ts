@@ -212,7 +212,12 @@ describe('production: introspection and masked errors', () => {
     } finally {
       await prod.close();
     }
-    const on = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'allow', INTROSPECTION: 'true', RATE_LIMIT_ENABLED: 'false' });
+    const on = await startServer({
+      NODE_ENV: 'production',
+      TRUSTED_DOCUMENTS: 'allow',
+      INTROSPECTION: 'true',
+      RATE_LIMIT_ENABLED: 'false',
+    });
     try {
       assert.equal((await on.gql('{ __schema { queryType { name } } }')).body.data.__schema.queryType.name, 'Query');
     } finally {

@@ -1,8 +1,9 @@
+import type { FastifyRequest, preParsingHookHandler } from 'fastify';
 import { Kind, parse, type SelectionSetNode } from 'graphql';
-import type { FastifyRequest } from 'fastify';
 import type { TrustedDocumentsConfig } from '../config';
 import { ErrorCode, HttpError } from '../errors';
 import type { TrustedDocument, TrustedDocuments } from '../protection/trusted-documents';
+import { LARGE_BODY_BYTES } from './bulk-lane';
 
 /**
  * The edge of trusted documents (docs/trusted-documents.md). A request names a document by
@@ -39,6 +40,37 @@ export class TrustedDocumentGate {
     return opensWithQuery(body) ? this.textRefused() : undefined;
   }
 
+  /**
+   * preParsing, before the body is read: in require mode (introspection text not allowed), a large or
+   * chunked plain body whose first bytes open with `{"query":"` is refused from its first chunk; the rest is
+   * discarded unbuffered as it arrives instead of being gathered into a megabyte buffer first. What the
+   * first chunk cannot tell goes on, and refuseRaw / resolveBody judge the whole body.
+   */
+  readonly refuseEarly: preParsingHookHandler = (request, _reply, payload, done) => {
+    const encoding = request.headers['content-encoding'];
+    const length = Number(request.headers['content-length'] ?? NaN);
+    const large =
+      length >= LARGE_BODY_BYTES || (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] !== undefined);
+    if (!this.refuseAllText || !large || (encoding !== undefined && encoding !== 'identity')) return done(null, payload);
+    const settle = (chunk: Buffer | null) => {
+      payload.off('readable', onReadable);
+      payload.off('error', onError);
+      if (chunk !== null && opensWithQuery(chunk)) {
+        payload.resume(); // discard the rest as it arrives
+        return done(this.textRefused());
+      }
+      if (chunk !== null) payload.unshift(chunk);
+      done(null, payload);
+    };
+    const onReadable = () => {
+      const chunk = payload.read() as Buffer | null;
+      if (chunk !== null) settle(chunk);
+    };
+    const onError = () => settle(null);
+    payload.on('readable', onReadable);
+    payload.once('error', onError);
+  };
+
   /** After the JSON parse: the body Apollo should see, or the refusal. */
   resolveBody(body: unknown): unknown {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
@@ -58,7 +90,11 @@ export class TrustedDocumentGate {
       this.checkText(request.query);
       // An unknown persistedQuery hash sent with its text, outside require mode: plain free text (APQ
       // registration stays off, and Apollo would otherwise answer PERSISTED_QUERY_NOT_SUPPORTED).
-      if (hasPersistedQuery(request.extensions)) return { ...request, extensions: withoutPersistedQuery(request.extensions) };
+      if (hasPersistedQuery(request.extensions)) {
+        const out: Record<string, unknown> = { ...request, extensions: withoutPersistedQuery(request.extensions) };
+        if (out.extensions === undefined) delete out.extensions;
+        return out;
+      }
     }
     return body;
   }

@@ -153,7 +153,10 @@ function readManifest(file: string): Array<[string, unknown]> {
   const record = json as Record<string, unknown>;
   if (record.format === 'apollo-persisted-query-manifest') {
     if (!Array.isArray(record.operations)) throw new TrustedDocumentsError(file, undefined, '"operations" is not an array');
-    return record.operations.map((op: { id?: unknown; body?: unknown }, i) => [typeof op?.id === 'string' ? op.id : `operations[${i}]`, op?.body]);
+    return record.operations.map((op: { id?: unknown; body?: unknown }, i) => [
+      typeof op?.id === 'string' ? op.id : `operations[${i}]`,
+      op?.body,
+    ]);
   }
   return Object.entries(record);
 }
