@@ -185,7 +185,7 @@ describe('edge: request budget (REQUEST_LIMIT_MAX)', () => {
 describe('edge: production hardening', () => {
   let s: TestServer;
   before(async () => {
-    s = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'allow', LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
+    s = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'off', LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
   });
   after(() => s.close());
 
