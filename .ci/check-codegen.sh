@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fails when the committed schema.graphql or the generated typed client (client/generated/) is stale:
+# Fails when the committed schema.graphql, the generated typed client (client/generated/) or the trusted-documents
+# manifest (client/persisted-documents.json) is stale:
 # regenerates both (offline, deterministic) and compares with what is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ if ! git diff --exit-code --stat -- schema.graphql client/; then
   git --no-pager diff -- schema.graphql client/ | head -200 >&2
   status=1
 fi
-untracked=$(git ls-files --others --exclude-standard -- schema.graphql client/generated/)
+untracked=$(git ls-files --others --exclude-standard -- schema.graphql client/generated/ client/persisted-documents.json)
 if [ -n "$untracked" ]; then
   echo "ERROR: codegen wrote files that are not committed:" >&2
   echo "$untracked" >&2

@@ -154,6 +154,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         RATE_LIMIT_REDIS_URL: redisUrl,
         // One proxy hop (nginx) in front: the client is the address nginx appends to X-Forwarded-For.
         TRUST_PROXY: '1',
+        // The fleet's load sends document text (production's default, require, would refuse it).
+        TRUSTED_DOCUMENTS: 'allow',
         ...options.env,
       };
       // The temp folder as working directory: a developer's .env in the checkout must not leak into the fleet.

@@ -17,6 +17,7 @@ import type { Metrics } from './observability/metrics';
 import { metricsPlugin } from './observability/metrics.plugin';
 import type { Tracing } from './observability/tracing';
 import type { Protection } from './protection';
+import type { TrustedDocuments } from './protection/trusted-documents';
 import { jitGateway } from './schema/executor';
 
 export interface ApolloOptions {
@@ -28,6 +29,8 @@ export interface ApolloOptions {
   consoleServed: boolean;
   metrics: Metrics | undefined;
   tracing?: Tracing;
+  /** Trusted documents (docs/trusted-documents.md); undefined when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
 }
 
 /** Apollo Server as the edge runs it: our error boundary, trace, metrics and tracing plugins, Apollo's reporting off. */
@@ -39,10 +42,15 @@ export function createApollo({
   consoleServed,
   metrics,
   tracing,
+  trusted,
 }: ApolloOptions): ApolloServer<AppContext> {
+  const gateway = config.server.graphqlExecutor === 'jit' ? jitGateway(schema) : undefined;
+  // Trusted documents: compiled now, and found parsed and validated in Apollo's document store.
+  if (gateway && trusted) trusted.onLoad((docs) => docs.forEach((doc) => gateway.prepare(doc.document)));
   return new ApolloServer<AppContext>({
     // graphql-jit replaces graphql-js's execute through Apollo's gateway interface (see schema/executor.ts).
-    ...(config.server.graphqlExecutor === 'jit' ? { gateway: jitGateway(schema) } : { schema }),
+    ...(gateway ? { gateway } : { schema }),
+    ...(trusted ? { documentStore: trusted.documentStore() } : {}),
     introspection: config.server.introspection,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,

@@ -26,6 +26,7 @@ import type { ModelHost } from './inference/model-host';
 import type { Metrics } from './observability/metrics';
 import type { Tracing } from './observability/tracing';
 import type { Protection } from './protection';
+import type { TrustedDocuments } from './protection/trusted-documents';
 
 export interface AppOptions {
   config: Config;
@@ -39,6 +40,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** OpenTelemetry traces (src/observability/tracing.ts); undefined when OTEL_TRACES_EXPORTER is none. */
   tracing?: Tracing;
+  /** Trusted documents (docs/trusted-documents.md); undefined when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
 }
 
 // Helmet's defaults, less upgrade-insecure-requests: this server speaks plain HTTP (TLS ends at a proxy
@@ -83,6 +86,10 @@ export class App {
     return this.options.metrics;
   }
 
+  get trustedDocuments(): TrustedDocuments | undefined {
+    return this.options.trusted;
+  }
+
   /** The node:http server under Fastify (for timeouts and tests). */
   get httpServer(): http.Server {
     return this.fastify.server;
@@ -98,6 +105,7 @@ export class App {
       consoleServed: options.consoleDir !== undefined,
       metrics,
       tracing: options.tracing,
+      trusted: options.trusted,
     });
     await apollo.start();
     const app = new App(options, schema, createFastify(config, logger), apollo);
@@ -152,7 +160,17 @@ export class App {
 
     await fastify.register(probeRoutes, { config, models, schema: this.schema, metrics });
     if (consoleDir !== undefined) await fastify.register(consolePlugin, { root: consoleDir });
-    await fastify.register(graphqlRoute, { config, models, logger, protection, apollo, bulk, drain, metrics });
+    await fastify.register(graphqlRoute, {
+      config,
+      models,
+      logger,
+      protection,
+      apollo,
+      bulk,
+      drain,
+      metrics,
+      trusted: this.options.trusted,
+    });
     fastify.addHook('onResponse', accessLog(logger));
   }
 

@@ -44,7 +44,8 @@ export function runPrimary(config: Config, logger: Logger): void {
     if (!everReady.has(worker.id)) {
       // A worker that never got ready (bad model, port taken) would fail again: stop instead of looping.
       logger.fatal({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping the cluster');
-      void stop(1);
+      // Exit 2 (a configuration error, e.g. an invalid trusted-documents manifest) is passed on as such.
+      void stop(code === 2 ? 2 : 1);
       return;
     }
     everReady.delete(worker.id);
@@ -163,6 +164,7 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
     logger.info('SIGHUP: reloading the model');
     // reload logs its own outcome (and a refusal leaves the old model serving).
     models.reload(logger).catch(() => undefined);
+    reloadTrustedDocuments(app, logger);
   });
   const metrics = app.metrics;
   if (cluster.isWorker) {
@@ -237,4 +239,15 @@ function shadowCollector(everReady: Set<number>): {
       collecting.get(id)?.(worker, report);
     },
   };
+}
+
+/** SIGHUP: the manifests are read again; one that fails leaves the documents being served unchanged. */
+function reloadTrustedDocuments(app: App, logger: Logger): void {
+  const trusted = app.trustedDocuments;
+  if (!trusted) return;
+  try {
+    logger.info({ documents: trusted.reload() }, 'trusted documents reloaded');
+  } catch (err) {
+    logger.error({ err: { message: (err as Error).message } }, 'trusted documents not reloaded; the previous manifests stay in use');
+  }
 }

@@ -17,6 +17,8 @@ export type TracesExporter = 'none' | 'otlp';
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export type TracesSampler =
   'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+/** Which GraphQL documents a request may name: see docs/trusted-documents.md. */
+export type TrustedDocumentsMode = 'off' | 'allow' | 'require';
 
 /**
  * The settings, grouped by concern. Each part of the app is handed the group(s) it uses, whole: the
@@ -61,6 +63,20 @@ export interface ServerConfig {
   introspection: boolean;
   landingPage: boolean;
   serveConsole: boolean;
+  trustedDocuments: TrustedDocumentsConfig;
+}
+
+/** Trusted documents (docs/trusted-documents.md): manifests of the operations frontends were built with. */
+export interface TrustedDocumentsConfig {
+  /** off: ids refused, free text only; allow: ids and free text; require: ids only (introspection aside). */
+  mode: TrustedDocumentsMode;
+  /** Manifest files (hash -> document JSON), absolute paths; empty when mode is off. */
+  files: string[];
+  /**
+   * In `require` mode, whether free-text introspection still passes (for Apollo Sandbox): only when
+   * INTROSPECTION=true was set explicitly, never from a default.
+   */
+  introspectionInRequire: boolean;
 }
 
 /** The model and the batcher in front of it: what InferenceService.create takes (src/server.ts loadModel). */
@@ -529,6 +545,33 @@ function tracing(env: Env): TracingConfig {
   };
 }
 
+/** The manifest `npm run codegen` writes and the repository commits (client/, the console, examples/client). */
+export const DEFAULT_TRUSTED_DOCUMENTS_FILE = path.join(__dirname, '..', '..', 'client', 'persisted-documents.json');
+
+function trustedDocuments(env: Env, production: boolean, introspection: boolean): TrustedDocumentsConfig {
+  const mode = oneOf<TrustedDocumentsMode>(env, 'TRUSTED_DOCUMENTS', production ? 'require' : 'allow', ['off', 'allow', 'require']);
+  const files = list(env, 'TRUSTED_DOCUMENTS_FILE', [DEFAULT_TRUSTED_DOCUMENTS_FILE]).map((f) => path.resolve(f));
+  if (files.length === 0) throw new ConfigError('TRUSTED_DOCUMENTS_FILE', 'names no file; leave it unset for the committed manifest');
+  if (new Set(files).size !== files.length) throw new ConfigError('TRUSTED_DOCUMENTS_FILE', 'names the same file twice');
+  if (mode !== 'off') {
+    for (const file of files) {
+      try {
+        accessSync(file, fsConstants.R_OK);
+      } catch (err) {
+        throw new ConfigError(
+          'TRUSTED_DOCUMENTS_FILE',
+          `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
+      }
+    }
+  }
+  return {
+    mode,
+    files: mode === 'off' ? [] : files,
+    introspectionInRequire: mode === 'require' && introspection && env.INTROSPECTION !== undefined && env.INTROSPECTION.trim() !== '',
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const production = nodeEnv === 'production';
@@ -597,6 +640,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 function serverConfig(env: Env, port: number, production: boolean): ServerConfig {
+  const introspection = bool(env, 'INTROSPECTION', !production);
   return {
     host: str(env, 'HOST', '0.0.0.0'),
     port,
@@ -609,9 +653,10 @@ function serverConfig(env: Env, port: number, production: boolean): ServerConfig
     compressionThresholdBytes: int(env, 'COMPRESSION_THRESHOLD_BYTES', 1_024, 0, 100_000_000),
     corsOrigins: origins(env, 'CORS_ORIGINS', production ? [] : ['https://studio.apollographql.com']),
     graphqlExecutor: oneOf<GraphqlExecutor>(env, 'GRAPHQL_EXECUTOR', 'jit', ['jit', 'graphql-js']),
-    introspection: bool(env, 'INTROSPECTION', !production),
+    introspection,
     landingPage: bool(env, 'LANDING_PAGE', !production),
     serveConsole: bool(env, 'SERVE_CONSOLE', !production),
+    trustedDocuments: trustedDocuments(env, production, introspection),
   };
 }
 

@@ -32,6 +32,13 @@ export const ErrorCode = {
   OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
+  /**
+   * A documentId (or persistedQuery sha256Hash) that no loaded manifest holds: rebuild the client against
+   * this server's manifest, or have the operator add the frontend's manifest (TRUSTED_DOCUMENTS_FILE). 400.
+   */
+  TRUSTED_DOCUMENT_NOT_FOUND: 'TRUSTED_DOCUMENT_NOT_FOUND',
+  /** TRUSTED_DOCUMENTS=require and the request sent a document as text: send its documentId instead. 403. */
+  TRUSTED_DOCUMENT_REQUIRED: 'TRUSTED_DOCUMENT_REQUIRED',
   // Answered by the HTTP layer (src/http) before GraphQL, in the same { errors: [...] } shape.
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',

@@ -4,6 +4,7 @@ import { attachProcess, runPrimary } from './cluster';
 import { ConfigError, loadConfig, loadEnvFile } from './config';
 import { ModelHost } from './inference/model-host';
 import { createLogger } from './logger';
+import { TrustedDocumentsError } from './protection/trusted-documents';
 import { createApp, loadModel } from './server';
 
 /** Process entry: config, HTTP server (alive at once), model load (ready when done), signals. */
@@ -22,7 +23,17 @@ async function main(): Promise<void> {
   const logger = createLogger(config.observability);
   if (config.server.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
   const models = new ModelHost();
-  const app = await createApp(config, logger, models);
+  let app;
+  try {
+    app = await createApp(config, logger, models);
+  } catch (err) {
+    // A manifest the server cannot serve is a configuration error: the same exit code, the id at fault.
+    if (err instanceof TrustedDocumentsError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const { url } = await app.listen();
   const origin = url.slice(0, -'/graphql'.length);
   logger.info(

@@ -11,6 +11,7 @@ import { Metrics } from './observability/metrics';
 import { createTracing, mergeObservers } from './observability/tracing';
 import { PredictionLog } from './prediction-log/prediction-log';
 import { createProtection } from './protection';
+import { TrustedDocuments } from './protection/trusted-documents';
 import { ModelResolver } from './resolvers/model.resolver';
 import { PredictionExplanationResolver } from './resolvers/prediction-explanation.resolver';
 import { PredictionResolver } from './resolvers/prediction.resolver';
@@ -44,7 +45,19 @@ export async function createApp(config: Config, logger: Logger, models = new Mod
   models.watchDrift(drift);
   metrics?.watchDrift(drift);
   models.predictionLog = await PredictionLog.create(config.predictionLog, logger, metrics?.registry, cluster.worker?.id);
+  // Throws TrustedDocumentsError (main.ts: exit 2) for a manifest document that does not parse or validate.
+  const trusted =
+    config.server.trustedDocuments.mode === 'off'
+      ? undefined
+      : await TrustedDocuments.create({
+          config: config.server.trustedDocuments,
+          schema,
+          limits: config.limits,
+          validationRules: protection.validationRules,
+          introspection: config.server.introspection,
+        });
   return App.create({
+    trusted,
     config,
     models,
     logger,

@@ -42,6 +42,7 @@ describe('loadConfig: defaults', () => {
         introspection: true,
         landingPage: true,
         serveConsole: true,
+        trustedDocuments: { mode: 'allow', files: [path.resolve('client/persisted-documents.json')], introspectionInRequire: false },
       },
       inference: {
         modelDir: path.resolve('models'),
@@ -110,7 +111,14 @@ describe('loadConfig: defaults', () => {
       ...base,
       nodeEnv: 'production',
       production: true,
-      server: { ...base.server, corsOrigins: [], introspection: false, landingPage: false, serveConsole: false },
+      server: {
+        ...base.server,
+        corsOrigins: [],
+        introspection: false,
+        landingPage: false,
+        serveConsole: false,
+        trustedDocuments: { ...base.server.trustedDocuments, mode: 'require' },
+      },
     });
     const t = loadConfig({ NODE_ENV: 'test' });
     assert.deepEqual(t, { ...base, nodeEnv: 'test', observability: { ...base.observability, logLevel: 'silent' } });
@@ -135,6 +143,13 @@ describe('loadConfig: every variable is read under its name', () => {
     ['MAX_QUEUE_ROWS', '5000', (c) => c.inference.maxQueueRows, 5_000],
     ['MAX_BATCH_ROWS', '500', (c) => c.limits.maxBatchRows, 500],
     ['GRAPHQL_EXECUTOR', 'graphql-js', (c) => c.server.graphqlExecutor, 'graphql-js'],
+    ['TRUSTED_DOCUMENTS', 'Require', (c) => c.server.trustedDocuments.mode, 'require'],
+    [
+      'TRUSTED_DOCUMENTS_FILE',
+      ' package.json , README.md',
+      (c) => c.server.trustedDocuments.files,
+      [path.resolve('package.json'), path.resolve('README.md')],
+    ],
     ['BODY_LIMIT_BYTES', '2048', (c) => c.limits.bodyLimitBytes, 2_048],
     ['LARGE_BODIES_MAX_BYTES', '2097152', (c) => c.limits.largeBodiesMaxBytes, 2_097_152],
     [

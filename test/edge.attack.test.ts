@@ -13,6 +13,8 @@ describe('edge: under attack', () => {
     // reaches: the worst case, where only the bounded cost of a refused document protects the third client.
     const s = await startServer({
       NODE_ENV: 'production',
+      // Free text, as the attack sends it (TRUSTED_DOCUMENTS=require: test/trusted-documents.http.test.ts).
+      TRUSTED_DOCUMENTS: 'allow',
       LOG_LEVEL: 'silent',
       REQUEST_LIMIT_MAX: '100000000',
       RATE_LIMIT_MAX: '100000000',

@@ -185,7 +185,7 @@ describe('edge: request budget (REQUEST_LIMIT_MAX)', () => {
 describe('edge: production hardening', () => {
   let s: TestServer;
   before(async () => {
-    s = await startServer({ NODE_ENV: 'production', LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
+    s = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'off', LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false' });
   });
   after(() => s.close());
 
@@ -260,7 +260,7 @@ describe('edge: landing page and schema', () => {
   });
 
   it('serves no schema where introspection is off (production)', async () => {
-    const s = await startServer({ NODE_ENV: 'production', RATE_LIMIT_ENABLED: 'false' });
+    const s = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'allow', RATE_LIMIT_ENABLED: 'false' });
     try {
       assert.equal((await fetch(`${s.origin}/schema.graphql`)).status, 404);
     } finally {

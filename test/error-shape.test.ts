@@ -85,7 +85,7 @@ for (const executor of ['jit', 'graphql-js']) {
 describe('BAD_USER_INPUT in production', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer({ NODE_ENV: 'production', RATE_LIMIT_ENABLED: 'false' });
+    server = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'allow', RATE_LIMIT_ENABLED: 'false' });
   });
   after(() => server.close());
 

@@ -38,6 +38,8 @@ describe('ErrorCode catalogue', () => {
       'QUERY_TOO_COMPLEX',
       'RATE_LIMITED',
       'SERVER_BUSY',
+      'TRUSTED_DOCUMENT_NOT_FOUND',
+      'TRUSTED_DOCUMENT_REQUIRED',
       'UNAUTHENTICATED',
       'UNSUPPORTED_MEDIA_TYPE',
     ]);

@@ -171,7 +171,7 @@ describe('HTTP server on port 0', () => {
 describe('HTTP server in production mode', () => {
   let s: TestServer;
   before(async () => {
-    s = await startServer({ NODE_ENV: 'production', RATE_LIMIT_ENABLED: 'false' });
+    s = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'allow', RATE_LIMIT_ENABLED: 'false' });
   });
   after(() => s.close());
 

@@ -198,7 +198,7 @@ describe('transport limits', () => {
 
 describe('production: introspection and masked errors', () => {
   it('introspection is off in production unless INTROSPECTION=true; errors carry no stack traces', async () => {
-    const prod = await startServer({ NODE_ENV: 'production', RATE_LIMIT_ENABLED: 'false' });
+    const prod = await startServer({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: 'allow', RATE_LIMIT_ENABLED: 'false' });
     try {
       const r = await prod.gql('{ __schema { queryType { name } } }');
       assert.equal(r.status, 400);
@@ -212,7 +212,12 @@ describe('production: introspection and masked errors', () => {
     } finally {
       await prod.close();
     }
-    const on = await startServer({ NODE_ENV: 'production', INTROSPECTION: 'true', RATE_LIMIT_ENABLED: 'false' });
+    const on = await startServer({
+      NODE_ENV: 'production',
+      TRUSTED_DOCUMENTS: 'allow',
+      INTROSPECTION: 'true',
+      RATE_LIMIT_ENABLED: 'false',
+    });
     try {
       assert.equal((await on.gql('{ __schema { queryType { name } } }')).body.data.__schema.queryType.name, 'Query');
     } finally {

@@ -2,6 +2,7 @@
  * What the benchmark sends: the same GraphQL documents and variables go to the API and to the bare
  * reference server, so both parse the same JSON and write the same JSON.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { Reading } from '../../src/inference/model-io';
 
@@ -36,6 +37,20 @@ export function readings(count: number, seed = 1): Reading[] {
 
 export function predictBody(seed = 1): string {
   return JSON.stringify({ operationName: 'Predict', query: PREDICT_QUERY, variables: { input: readings(1, seed)[0] } });
+}
+
+/** The bench's own trusted-documents manifest (TRUSTED_DOCUMENTS_FILE): its two documents, by sha256 id. */
+export function benchManifest(): Record<string, string> {
+  return Object.fromEntries([PREDICT_QUERY, PREDICT_BATCH_QUERY].map((q) => [documentId(q), q]));
+}
+
+export function documentId(query: string): string {
+  return `sha256:${createHash('sha256').update(query).digest('hex')}`;
+}
+
+/** predictBody's request naming its document by id (GraphQL-over-HTTP persisted documents) instead of text. */
+export function predictTrustedBody(seed = 1): string {
+  return JSON.stringify({ operationName: 'Predict', documentId: documentId(PREDICT_QUERY), variables: { input: readings(1, seed)[0] } });
 }
 
 export function predictBatchBody(rows: number, seed = 1): string {

@@ -54,8 +54,7 @@ export interface AttackResult {
   attackers: { requests: number; p50: number; p99: number; byStatus: Record<string, number>; documentBytes: number };
 }
 
-async function victim(port: number, seconds: number): Promise<number[]> {
-  const body = predictBody();
+async function victim(port: number, seconds: number, body: string): Promise<number[]> {
   const out: number[] = [];
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
@@ -67,12 +66,13 @@ async function victim(port: number, seconds: number): Promise<number[]> {
   return out;
 }
 
-export async function underAttack(port: number, bodyLimit: number, seconds: number): Promise<AttackResult> {
-  await victim(port, 1); // warm-up
-  const unloaded = await victim(port, seconds);
+/** `victimBody`: the third client's `predict` request (by trusted document id against TRUSTED_DOCUMENTS=require). */
+export async function underAttack(port: number, bodyLimit: number, seconds: number, victimBody = predictBody()): Promise<AttackResult> {
+  await victim(port, 1, victimBody); // warm-up
+  const unloaded = await victim(port, seconds, victimBody);
   const doc = attackDocument(bodyLimit);
   const attackers = ['attacker-1', 'attacker-2'].map((apiKey) => startAttacker({ port, document: doc, apiKey }));
-  const attacked = await victim(port, seconds);
+  const attacked = await victim(port, seconds, victimBody);
   const reports = await Promise.all(attackers.map((a) => a.stop()));
   const times = reports.flatMap((r) => r.times);
   const byStatus: Record<string, number> = {};

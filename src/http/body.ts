@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import type { FastifyRequest, preParsingHookHandler } from 'fastify';
 import { ErrorCode, HttpError } from '../errors';
 import { LARGE_BODY_BYTES, type BulkLane } from './bulk-lane';
+import type { TrustedDocumentGate } from './trusted-documents';
 
 /** JSON media types /graphql accepts: application/json and structured `+json` types (graphql-response+json). */
 export const JSON_CONTENT_TYPES: ReadonlyArray<string | RegExp> = ['application/json', /^application\/[a-z0-9.-]+\+json$/];
@@ -14,10 +15,21 @@ type ParserDone = (err: Error | null, body?: unknown) => void;
  * The JSON body parser. Parses strictly: invalid UTF-8 is refused (Fastify's default parser would replace
  * it with U+FFFD and answer a different question than was asked), malformed JSON is the client's fault
  * (400). A body of LARGE_BODY_BYTES or more is decoded and parsed as two steps of the bulk lane.
+ * With trusted documents, the gate judges the body before decoding and right after the JSON parse
+ * (src/http/trusted-documents.ts): free text in require mode never reaches GraphQL.
  */
-export function jsonBodyParser(lane: BulkLane): (request: FastifyRequest, body: Buffer, done: ParserDone) => void {
+export function jsonBodyParser(
+  lane: BulkLane,
+  trusted?: TrustedDocumentGate,
+): (request: FastifyRequest, body: Buffer, done: ParserDone) => void {
   return (_request, body, done) => {
-    if (body.length < LARGE_BODY_BYTES) {
+    const large = body.length >= LARGE_BODY_BYTES;
+    if (trusted) {
+      const refused = trusted.refuseRaw(body, large);
+      if (refused) return done(refused);
+      done = resolveWith(trusted, done);
+    }
+    if (!large) {
       const text = decodeUtf8(body, done);
       if (text !== undefined) parseJson(text, done);
       return;
@@ -27,6 +39,20 @@ export function jsonBodyParser(lane: BulkLane): (request: FastifyRequest, body: 
       const text = decodeUtf8(body, done);
       if (text !== undefined) lane.run(() => parseJson(text, done), fail);
     }, fail);
+  };
+}
+
+/** The parse's outcome through the trusted-documents gate: an id becomes its document, refused text an error. */
+function resolveWith(trusted: TrustedDocumentGate, done: ParserDone): ParserDone {
+  return (err, value) => {
+    if (err) return done(err);
+    let resolved: unknown;
+    try {
+      resolved = trusted.resolveBody(value);
+    } catch (refusal) {
+      return done(refusal as Error);
+    }
+    done(null, resolved);
   };
 }
 

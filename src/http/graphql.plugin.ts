@@ -9,6 +9,7 @@ import { httpServerBusy } from '../errors';
 import type { ModelHost } from '../inference/model-host';
 import type { Metrics } from '../observability/metrics';
 import type { Protection } from '../protection';
+import type { TrustedDocuments } from '../protection/trusted-documents';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from './body';
 import { LARGE_BODY_BYTES, type BulkLane } from './bulk-lane';
 import { identify } from './client-identity';
@@ -19,6 +20,7 @@ import './edge-state';
 import { rateLimitHeaders } from './rate-limit-headers';
 import { helmetHeaders } from './security-headers';
 import { traceFromBody } from './trace';
+import { TrustedDocumentGate } from './trusted-documents';
 
 export interface GraphqlRouteOptions {
   config: Config;
@@ -30,6 +32,8 @@ export interface GraphqlRouteOptions {
   bulk: BulkLane;
   drain: Drain;
   metrics: Metrics | undefined;
+  /** Trusted documents (docs/trusted-documents.md); undefined when TRUSTED_DOCUMENTS=off. */
+  trusted?: TrustedDocuments;
 }
 
 // Apollo's landing page loads the Sandbox from Apollo's CDN; only that page gets a CSP that allows it.
@@ -65,11 +69,13 @@ export async function graphqlRoute(graphql: FastifyInstance, opts: GraphqlRouteO
     maxAge: 600,
   });
   graphql.removeAllContentTypeParsers();
-  for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser(opts.bulk));
+  const trusted = opts.trusted && new TrustedDocumentGate(opts.trusted, config.server.trustedDocuments, config.limits.maxQueryTokens);
+  for (const type of JSON_CONTENT_TYPES) graphql.addContentTypeParser(type, { parseAs: 'buffer' }, jsonBodyParser(opts.bulk, trusted));
 
   graphql.addHook('onRequest', admission(opts));
   graphql.addHook('preParsing', decodeRequestBody(config.limits.bodyLimitBytes));
-  graphql.addHook('preHandler', documentCheck(opts));
+  if (trusted) graphql.addHook('preParsing', trusted.refuseEarly);
+  graphql.addHook('preHandler', documentCheck(opts, trusted));
   graphql.addHook('onSend', edgeHeaders(config));
 
   // Apollo answers other methods itself (405 with Allow), as before.
@@ -98,9 +104,17 @@ function admission({ config, protection, bulk, drain, metrics }: GraphqlRouteOpt
   };
 }
 
-/** preHandler: the static query limits on the document text, before Apollo parses it (large ones in the bulk lane). */
-function documentCheck({ protection, bulk }: GraphqlRouteOptions): preHandlerHookHandler {
+/**
+ * preHandler: the static query limits on the document text, before Apollo parses it (large ones in the
+ * bulk lane). Trusted documents were checked when their manifest loaded: not lexed again.
+ */
+function documentCheck({ protection, bulk }: GraphqlRouteOptions, trusted: TrustedDocumentGate | undefined): preHandlerHookHandler {
   return function checkDocument(request, _reply, done) {
+    try {
+      if (trusted && (trusted.isTrusted(request.body) || (request.method === 'GET' && trusted.resolveGet(request)))) return done();
+    } catch (err) {
+      return done(err as Error);
+    }
     const body = request.body as { query?: unknown } | undefined;
     const query = body?.query ?? (request.query as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return done();

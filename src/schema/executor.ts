@@ -1,5 +1,5 @@
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
-import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 
 /**
@@ -25,7 +25,15 @@ type GatewayInterface = ApolloServerOptionsWithGateway<object>['gateway'];
 type GatewayExecutor = NonNullable<Awaited<ReturnType<GatewayInterface['load']>>['executor']>;
 type GatewayGraphQLRequestContext = Parameters<GatewayExecutor>[0];
 
-export function jitGateway(schema: GraphQLSchema): GatewayInterface {
+export type JitGateway = GatewayInterface & {
+  /**
+   * Compiles a document's operations ahead of its first request (trusted documents, at manifest load).
+   * The cache is keyed by the document object, which Apollo's document store hands back for each request.
+   */
+  prepare(document: DocumentNode): void;
+};
+
+export function jitGateway(schema: GraphQLSchema): JitGateway {
   const cache = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
 
   const compiled = (document: DocumentNode, operationName: string | undefined): CompiledQuery | null => {
@@ -65,6 +73,12 @@ export function jitGateway(schema: GraphQLSchema): GatewayInterface {
   };
 
   return {
+    prepare(document) {
+      const names = document.definitions.flatMap((d) => (d.kind === Kind.OPERATION_DEFINITION ? [d.name?.value] : []));
+      // A request may name its operation or, when the document holds one, leave operationName out.
+      if (names.length === 1) compiled(document, undefined);
+      for (const name of names) if (name !== undefined) compiled(document, name);
+    },
     async load() {
       return { schema, executor };
     },
