@@ -1,22 +1,25 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../bench/lib/net';
 import { ConfigError, loadConfig } from '../src/config';
 import type { Reading } from '../src/inference/model-io';
+import type { PredictionRecord } from '../src/prediction-log/record';
 import { metricValue, scrape } from './helpers/metrics';
 import { ServerProcess } from './helpers/process';
 import { failRuns, holdRuns, NORMAL_READING, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
-import { compareOffline, spreadReadings, variantModel } from './helpers/shadow-model';
+import { compareOffline, predictOffline, spreadReadings, variantModel } from './helpers/shadow-model';
 import { until } from './helpers/wait';
 
 const ADMIN_KEY = 'shadow-test-admin-key';
 const ADMIN = { 'x-api-key': ADMIN_KEY };
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 const BATCH = 'mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { modelVersion predictedFailureType } }';
+const BATCH_IDS = 'mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { id } }';
+const PREDICT_ID = 'mutation P($input: SensorReadingInput!) { predict(input: $input) { id } }';
 const SHADOW =
   '{ modelInfo { version shadow { version rowsCompared agreement anomalyAgreement meanAbsProbabilityDelta disagreements { primary shadow rows } } } }';
 const RELOAD = 'mutation R($promote: Boolean!) { reloadModel(promoteShadow: $promote) { version shadow { version rowsCompared } } }';
@@ -262,6 +265,81 @@ describe('shadow scoring: a different model', () => {
   it('promotion needs an admin key', async () => {
     const { body } = await s.gql(RELOAD, { promote: true });
     assert.equal(body.errors?.[0].extensions?.code, 'FORBIDDEN');
+  });
+});
+
+describe('shadow scoring: the prediction log', () => {
+  let variant: string;
+  let dir: string;
+  let s: TestServer;
+  before(async () => {
+    variant = await variantModel(TEST_MODEL_DIR, 4, 3, 0.5);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pm-shadow-log-'));
+    s = await startServer({
+      SHADOW_MODEL_DIR: variant,
+      PREDICTION_LOG: `file:${dir}/predictions.jsonl`,
+      RATE_LIMIT_ENABLED: 'false',
+      ADMIN_API_KEYS: sha256(ADMIN_KEY),
+    });
+  });
+  after(async () => {
+    await s.close();
+    rmSync(variant, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("records the shadow's answers beside the primary's under the same ids; a promoted model's answers are logged as primary", async () => {
+    const primaryVersion = s.models.service().manifest.version;
+    const shadowVersion = s.models.shadow()!.version;
+    const rows = spreadReadings(300, 13);
+    const batch = await s.gql(BATCH_IDS, { inputs: rows }, { 'x-request-id': 'req-batch' });
+    assert.equal(batch.body.errors, undefined, JSON.stringify(batch.body.errors));
+    const single = await s.gql(PREDICT_ID, { input: rows[0] }, { 'x-request-id': 'req-one' });
+    assert.equal(single.body.errors, undefined, JSON.stringify(single.body.errors));
+    await shadowSettled(s);
+    const promoted = await s.gql(RELOAD, { promote: true }, ADMIN);
+    assert.equal(promoted.body.errors, undefined, JSON.stringify(promoted.body.errors));
+    const afterPromotion = await s.gql(BATCH_IDS, { inputs: rows.slice(0, 20) }, { 'x-request-id': 'req-promoted' });
+    assert.equal(afterPromotion.body.errors, undefined, JSON.stringify(afterPromotion.body.errors));
+    await s.close();
+
+    const records = readFileSync(`${dir}/predictions.jsonl`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as PredictionRecord);
+    const primary = records.filter((r) => r.role === 'primary');
+    const shadow = records.filter((r) => r.role === 'shadow');
+    assert.equal(primary.length, 321);
+    assert.equal(shadow.length, 301);
+    // Every row the shadow scored joins its primary record by id, request and reading; the shadow's answer is
+    // the shadow model's own (offline, row by row), with its version.
+    const batchIds: string[] = batch.body.data.predictBatch.map((p: { id: string }) => p.id);
+    const expected = await predictOffline(variant, [...rows, rows[0]]);
+    const ids = [...batchIds, single.body.data.predict.id as string];
+    const byId = new Map(shadow.map((r) => [r.id, r]));
+    assert.equal(byId.size, 301);
+    for (const [i, id] of ids.entries()) {
+      const r = byId.get(id);
+      assert.ok(r, `shadow record for row ${i}`);
+      const p = primary.find((x) => x.id === id)!;
+      assert.equal(p.modelVersion, primaryVersion);
+      assert.equal(r.modelVersion, shadowVersion);
+      assert.equal(r.requestId, i < 300 ? 'req-batch' : 'req-one');
+      assert.equal(r.requestId, p.requestId);
+      assert.deepEqual(r.reading, p.reading);
+      assert.deepEqual(r.outOfRange, p.outOfRange);
+      assert.equal(r.predictedFailureType, expected[i].predictedFailureType, `row ${i}`);
+      assert.equal(r.isAnomaly, expected[i].isAnomaly, `row ${i}`);
+      for (const q of expected[i].probabilities) assert.ok(Math.abs(r.probabilities[q.failureType] - q.probability) < 1e-6);
+    }
+    assert.ok(
+      shadow.some((r) => r.predictedFailureType !== primary.find((x) => x.id === r.id)!.predictedFailureType),
+      'the two models disagree on some rows, so the records are not copies of the primary',
+    );
+    const late = primary.filter((r) => r.requestId === 'req-promoted');
+    assert.equal(late.length, 20);
+    for (const r of late) assert.equal(r.modelVersion, shadowVersion);
+    assert.equal(shadow.filter((r) => r.requestId === 'req-promoted').length, 0, 'no shadow remains after the promotion');
   });
 });
 

@@ -80,6 +80,7 @@ export class InferenceService {
   private released = false;
   /** Told about every answered row (drift); explanation variants never reach it. */
   private served: DriftMonitor | undefined;
+  private log: PredictionLog | undefined;
   /** The range check the prediction log applies to this service's rows, bound once. */
   private readonly rangeCheck = (reading: Reading): OutOfRangeReading[] => this.outOfRange(reading);
   private tap: PredictionTap | undefined;
@@ -92,6 +93,7 @@ export class InferenceService {
     readonly device: LiveDevice,
     private readonly options: InferenceServiceOptions,
   ) {
+    this.log = options.predictionLog;
     this.decode = {
       labels: manifest.outputs.probabilities.labels,
       anomalyThreshold: manifest.anomaly.threshold,
@@ -139,7 +141,7 @@ export class InferenceService {
    */
   predict(reading: Reading, signal?: Cancellation, call?: PredictionCall): Promise<PredictionResult> {
     const answer = this.batcher.load(reading, signal, call?.trace);
-    const log = call?.requestId === undefined ? undefined : this.options.predictionLog;
+    const log = call?.requestId === undefined ? undefined : this.log;
     if (this.served === undefined && log === undefined) return answer;
     return answer.then((p) => {
       this.served?.recordOne(p);
@@ -151,13 +153,21 @@ export class InferenceService {
   /** Scores every reading in one model version, or fails whole; counted, logged and traced like `predict`. */
   predictMany(readings: readonly Reading[], signal?: Cancellation, call?: PredictionCall): Promise<PredictionResult[]> {
     const answers = this.batcher.loadAll(readings, signal, call?.trace);
-    const log = call?.requestId === undefined ? undefined : this.options.predictionLog;
+    const log = call?.requestId === undefined ? undefined : this.log;
     if (this.served === undefined && log === undefined) return answers;
     return answers.then((rows) => {
       this.served?.record(rows);
       log?.append({ requestId: call!.requestId!, traceId: call!.traceId, role: 'primary', rows, outOfRange: this.rangeCheck });
       return rows;
     });
+  }
+
+  /**
+   * Appends the calls that name their request to `log` from now on (set by ModelHost when this service
+   * serves, so a promoted shadow logs too; a replaced service keeps logging the calls it still finishes).
+   */
+  logPredictions(log: PredictionLog | undefined): void {
+    this.log = log;
   }
 
   /** Counts every answered row into `monitor` from now on (set by ModelHost when this service serves). */

@@ -139,8 +139,9 @@ export class ModelHost {
     return this.drift;
   }
 
-  /** `service` starts serving: drift compares with its reference and counts its answers. */
+  /** `service` starts serving: its calls are logged, drift compares with its reference and counts its answers. */
   private startServing(service: InferenceService): void {
+    if (this.predictionLog) service.logPredictions(this.predictionLog);
     if (this.drift) {
       this.drift.useReference(service.manifest.drift);
       service.reportServed(this.drift);
@@ -185,8 +186,13 @@ export class ModelHost {
    */
   onShadowScored(listener: ShadowListener | undefined): void {
     this.shadowListener = listener;
-    this.scorer?.listen(listener);
   }
+
+  /** Every shadow run: its answers go to the prediction log under the primary's ids, then to the listener. */
+  private readonly shadowScored: ShadowListener = (rows, outputs, version, primary) => {
+    this.predictionLog?.appendShadow(primary, outputs, version);
+    this.shadowListener?.(rows, outputs, version, primary);
+  };
 
   /** The serving service (also while draining), or MODEL_NOT_READY. */
   service(): InferenceService {
@@ -393,10 +399,11 @@ export class ModelHost {
     const scorer = new ShadowScorer(shadow, {
       ...this.shadowOptions!,
       hooks: this.observer.shadowHooks,
-      listener: this.shadowListener,
+      listener: this.shadowScored,
     });
     this.scorer = scorer;
     this.shadowRelay = relay;
+    if (this.predictionLog) this.predictionLog.joinShadowAnswers = true;
     primary.tapPredictions((rows, predictions) => scorer.offer(rows, predictions));
     this.observer.shadow?.(scorer);
     return scorer;

@@ -15,10 +15,15 @@ export interface ShadowHooks {
 }
 
 /**
- * Told about every shadow run: the rows, the shadow's answers for them, and the shadow's version (the
- * prediction log records them beside the primary's).
+ * Told about every shadow run: the rows, the shadow's answers for them, the shadow's version, and the
+ * primary's answers for the same rows (the prediction log records the shadow's under the primary's ids).
  */
-export type ShadowListener = (rows: readonly Reading[], outputs: readonly PredictionResult[], version: string) => void;
+export type ShadowListener = (
+  rows: readonly Reading[],
+  outputs: readonly PredictionResult[],
+  version: string,
+  primary: readonly PredictionResult[],
+) => void;
 
 /** Exact sums since this primary/shadow pair began (summable across workers). */
 export interface ShadowTotals {
@@ -78,7 +83,7 @@ class Withdrawal implements Cancellation {
 export class ShadowScorer {
   private readonly withdrawal = new Withdrawal();
   private readonly random: () => number;
-  private listener: ShadowListener | undefined;
+  private readonly listener: ShadowListener | undefined;
   private pendingRows: Reading[] = [];
   private pendingPrimary: PredictionResult[] = [];
   private scheduled = false;
@@ -100,11 +105,6 @@ export class ShadowScorer {
   ) {
     this.random = options.random ?? Math.random;
     this.listener = options.listener;
-  }
-
-  /** Who hears about each shadow run from now on (undefined: nobody). */
-  listen(listener: ShadowListener | undefined): void {
-    this.listener = listener;
   }
 
   get version(): string {
@@ -192,7 +192,7 @@ export class ShadowScorer {
         this.settle(rows.length);
         if (this.withdrawn || !this.listener) return;
         try {
-          this.listener(rows, shadow, this.version);
+          this.listener(rows, shadow, this.version, primary);
         } catch {
           // An observer (the prediction log) must not break the comparisons; it reports its own failures.
         }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { PredictionLogConfig } from '../config';
-import { toRecord, type PredictionLogEntry, type PredictionRecord } from './record';
+import { toRecord, type LoggedPrediction, type PredictionLogEntry, type PredictionRecord } from './record';
 import { FileWriter, RedisWriter, type SinkWriter } from './sinks';
 
 export type DropReason = 'buffer_full' | 'sink_error' | 'sink_down';
@@ -32,6 +32,13 @@ export class PredictionLog {
   private retry: NodeJS.Timeout | undefined;
   private state: 'up' | 'down' = 'up';
   private closed = false;
+  /**
+   * The entry each primary row was appended in, while a shadow model is compared (`joinShadowAnswers`):
+   * its answers are logged under the same request. Weak, so rows leave with their answers.
+   */
+  private readonly origins = new WeakMap<LoggedPrediction, PredictionLogEntry>();
+  /** Set by ModelHost when it pairs a shadow model with the primary. */
+  joinShadowAnswers = false;
   private readonly written: Counter;
   private readonly dropped: Counter<'reason'>;
 
@@ -96,10 +103,46 @@ export class PredictionLog {
     }
     this.pending.push(entry);
     this.pendingRows += rows;
+    if (this.joinShadowAnswers && entry.role === 'primary') for (const row of entry.rows) this.origins.set(row, entry);
     if (!this.scheduled && this.writing === undefined) {
       this.scheduled = true;
       setImmediate(this.flushSoon);
     }
+  }
+
+  /**
+   * A shadow model's answers for rows the primary answered (same order), as `shadow` records with the
+   * shadow's version under each primary row's id and request. Rows whose primary record was not
+   * appended (its call named no request, or it was dropped) have nothing to join and are left out.
+   */
+  appendShadow(primary: readonly LoggedPrediction[], shadow: readonly Omit<LoggedPrediction, 'id'>[], version: string): void {
+    let origin: PredictionLogEntry | undefined;
+    let rows: LoggedPrediction[] = [];
+    const flush = () => {
+      if (origin !== undefined && rows.length > 0) {
+        this.append({ requestId: origin.requestId, traceId: origin.traceId, role: 'shadow', rows, outOfRange: origin.outOfRange });
+      }
+    };
+    for (let i = 0; i < primary.length; i++) {
+      const from = this.origins.get(primary[i]);
+      if (from !== origin) {
+        flush();
+        origin = from;
+        rows = [];
+      }
+      if (from === undefined) continue;
+      const s = shadow[i];
+      rows.push({
+        id: primary[i].id,
+        reading: primary[i].reading,
+        predictedFailureType: s.predictedFailureType,
+        probabilities: s.probabilities,
+        reconstructionError: s.reconstructionError,
+        isAnomaly: s.isAnomaly,
+        modelVersion: version,
+      });
+    }
+    flush();
   }
 
   /** Writes everything buffered, then releases the sink. Appends after this are dropped (counted). */

@@ -106,7 +106,7 @@ export async function compareOffline(
   return { same, sameAnomaly, deltaSum, pairs };
 }
 
-async function predictOffline(dir: string, rows: readonly Reading[]) {
+export async function predictOffline(dir: string, rows: readonly Reading[]) {
   const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as ModelManifest;
   const session = await ort.InferenceSession.create(readFileSync(path.join(dir, manifest.onnx.file)));
   try {
