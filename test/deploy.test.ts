@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { freePort, httpStatus as getStatus } from '../bench/lib/net';
-import { loadConfig, loadEnvFile } from '../src/config';
+import { DEFAULT_TRUSTED_DOCUMENTS_FILE, loadConfig, loadEnvFile } from '../src/config';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -398,6 +398,18 @@ describe('Dockerfiles and the systemd unit', () => {
     assert.match(cuda, /^ENV .*INFERENCE_DEVICE=cuda/m);
     assert.match(cuda, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
     assert.match(cuda, /^ARG CUDA_IMAGE=nvidia\/cuda:12\.[\d.]+-cudnn-runtime-/m);
+  });
+
+  it("the runtime stage holds the files production's defaults read: the models and the trusted-documents manifest", () => {
+    const relative = path.relative(ROOT, DEFAULT_TRUSTED_DOCUMENTS_FILE);
+    assert.equal(relative, path.join('client', 'persisted-documents.json'));
+    for (const file of ['deploy/Dockerfile', 'deploy/Dockerfile.cuda']) {
+      const runtime = read(file)
+        .split(/^FROM /m)
+        .at(-1)!;
+      assert.match(runtime, new RegExp(`^COPY ${relative.replace(/[.]/g, '\\.')} \\./${relative.replace(/[.]/g, '\\.')}$`, 'm'), file);
+      assert.match(runtime, /^COPY models \.\/models$/m, file);
+    }
   });
 
   it('systemd: known variables, and a stop timeout longer than SHUTDOWN_TIMEOUT_MS', () => {
