@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getMetadataStorage } from 'class-validator';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import manifest from '../client/persisted-documents.json';
 import { defaultConsoleDir } from '../src/http/console';
 import { SensorReadingInput } from '../src/schema/sensor-reading.input';
 import { startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
@@ -739,9 +740,17 @@ describe(
       assert.equal(api.shadow.agreement, 1);
       assert.equal(api.shadow.rowsCompared, 400);
 
+      const sent: Array<{ operationName?: string; documentId?: string; query?: string }> = [];
+      page.on('request', (r) => {
+        if (r.url().endsWith('/graphql')) sent.push(JSON.parse(r.postData() ?? '{}'));
+      });
       await page.goto(`${server.origin}/console/`);
       await page.waitForSelector('#drift .psi');
       await page.waitForSelector('#shadow [data-state="loaded"]');
+      // Like the console's other operations: by its trusted-document id from the manifest, not as text.
+      const health = sent.find((b) => b.operationName === 'ModelHealth');
+      assert.ok(health?.documentId && health.documentId in manifest, 'ModelHealth is sent by its manifest id');
+      assert.equal(health.query, undefined);
       await checkDriftPanel(page, api.drift);
       assert.match((await page.textContent('#drift .hint')) ?? '', /the lines mark moderate \(0\.1\) and significant \(0\.25\) drift/);
 
