@@ -6,9 +6,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getMetadataStorage } from 'class-validator';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import manifest from '../client/persisted-documents.json';
 import { defaultConsoleDir } from '../src/http/console';
 import { SensorReadingInput } from '../src/schema/sensor-reading.input';
-import { startServer, type TestServer } from './helpers/server';
+import { startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
+import { spreadReadings } from './helpers/shadow-model';
+import { until } from './helpers/wait';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -121,6 +124,121 @@ function consoleBuildIsStale(): boolean {
   );
 }
 
+const launchChromium = () =>
+  chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+
+const MODEL_HEALTH = `{ modelInfo { drift { windowRows windowSize minRows rowsSeen psiModerate psiSignificant anomalyRate trainingAnomalyRate
+  fields { field psi status } classMix { failureType live training } }
+  shadow { version rowsCompared agreement anomalyAgreement meanAbsProbabilityDelta disagreements { primary shadow rows } } } }`;
+
+interface ModelHealth {
+  drift: {
+    windowRows: number;
+    windowSize: number;
+    minRows: number;
+    rowsSeen: number;
+    psiModerate: number;
+    psiSignificant: number;
+    anomalyRate: number;
+    trainingAnomalyRate: number;
+    fields: Array<{ field: string; psi: number; status: string }>;
+    classMix: Array<{ failureType: string; live: number; training: number }>;
+  };
+  shadow: {
+    version: string;
+    rowsCompared: number;
+    agreement: number;
+    anomalyAgreement: number;
+    meanAbsProbabilityDelta: number;
+    disagreements: Array<{ primary: string; shadow: string; rows: number }>;
+  } | null;
+}
+
+/** The API's own answer for the model health panels. */
+async function modelHealth(server: TestServer): Promise<ModelHealth> {
+  const res = await server.gql(MODEL_HEALTH);
+  assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+  return res.body.data.modelInfo as ModelHealth;
+}
+
+/** The console's percentage format. */
+const pct = (p: number) => `${(p * 100).toFixed(1)} %`;
+const STATUS_TEXT: Record<string, string> = {
+  INSUFFICIENT_DATA: 'insufficient data',
+  NONE: 'no drift',
+  MODERATE: 'moderate drift',
+  SIGNIFICANT: 'significant drift',
+};
+
+/**
+ * Opens the console, waits for the drift panel, and checks it against the API's answer: one PSI bar per
+ * reading with the API's status written beside it, threshold lines where the API's thresholds fall,
+ * the window, anomaly rate and class mix as the API reports them.
+ */
+async function checkDriftPanel(page: Page, api: ModelHealth['drift']): Promise<void> {
+  const bars = await page.$$eval('#drift .psi', (rows) =>
+    rows.map((row) => {
+      const track = row.querySelector('.psi-track')!.getBoundingClientRect();
+      const fill = row.querySelector('.psi-fill')!.getBoundingClientRect();
+      const line = (name: string) => {
+        const r = row.querySelector(`.psi-threshold[data-threshold="${name}"]`)!.getBoundingClientRect();
+        return (r.left - track.left) / track.width;
+      };
+      return {
+        field: row.getAttribute('data-field')!,
+        status: row.getAttribute('data-status')!,
+        psi: Number(row.getAttribute('data-psi')),
+        statusText: (row.querySelector('.psi-status')!.textContent ?? '').trim(),
+        valueText: (row.querySelector('.psi-value')!.textContent ?? '').trim(),
+        fill: fill.width / track.width,
+        moderate: line('moderate'),
+        significant: line('significant'),
+      };
+    }),
+  );
+  assert.deepEqual(
+    bars.map((b) => [b.field, b.status, b.psi]),
+    api.fields.map((f) => [f.field, f.status, f.psi]),
+    'one bar per reading with the status and PSI the API reports',
+  );
+  const top = 2 * api.psiSignificant; // the bars' scale
+  for (const b of bars) {
+    assert.equal(b.statusText, STATUS_TEXT[b.status], `${b.field}: the status is written, not only colored`);
+    assert.match(b.valueText, /^PSI \d+\.\d+/, `${b.field}: the PSI is written beside its bar`);
+    assert.ok(Math.abs(b.moderate - api.psiModerate / top) < 0.02, `${b.field}: moderate line at ${b.moderate}`);
+    assert.ok(Math.abs(b.significant - api.psiSignificant / top) < 0.02, `${b.field}: significant line at ${b.significant}`);
+    assert.ok(Math.abs(b.fill - Math.min(1, b.psi / top)) < 0.02, `${b.field}: bar ${b.fill} for PSI ${b.psi}`);
+  }
+  const fact = async (name: string) => ((await page.textContent(`#drift dd[data-fact="${name}"]`)) ?? '').trim();
+  assert.equal(await fact('Window'), `${api.windowRows.toLocaleString('en')} of ${api.windowSize.toLocaleString('en')} rows`);
+  assert.equal(await fact('Anomaly rate'), `${pct(api.anomalyRate)} vs ${pct(api.trainingAnomalyRate)} in training`);
+  assert.equal(await fact('PSI thresholds'), `moderate ${api.psiModerate}, significant ${api.psiSignificant}`);
+  const mix = await page.$$eval('#class-mix tbody tr', (rows) =>
+    rows.map((r) => [
+      r.getAttribute('data-type'),
+      r.querySelector('[data-share="live"]')!.textContent,
+      r.querySelector('[data-share="training"]')!.textContent,
+    ]),
+  );
+  assert.deepEqual(
+    mix,
+    api.classMix.map((c) => [c.failureType, api.windowRows > 0 ? pct(c.live) : '—', pct(c.training)]),
+  );
+  assert.equal(await page.locator('#class-mix thead th[scope="col"]').count(), 3, 'the class mix table has column headers');
+}
+
 describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} not installed` : false }, () => {
   let server: TestServer;
   let browser: Browser;
@@ -141,19 +259,7 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
       execFileSync('npm', ['run', '--silent', 'console:build'], { cwd: ROOT, stdio: 'inherit' });
     }
     server = await startServer({ SERVE_CONSOLE: 'true', LOG_LEVEL: 'silent' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
     // CSP violations and script errors show up here: the console must run under helmet's CSP.
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -535,6 +641,42 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     }
   });
 
+  it('shows drift (too few rows for a verdict here) and says no shadow model is loaded', async () => {
+    const health = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    health.on('pageerror', (err) => pageErrors.push(err.message));
+    health.on('console', (msg) => {
+      if (msg.type() === 'error') pageErrors.push(msg.text());
+    });
+    try {
+      const scored = await server.gql('mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { isAnomaly } }', {
+        inputs: spreadReadings(3, 3),
+      });
+      assert.equal(scored.body.errors, undefined, JSON.stringify(scored.body.errors));
+      const api = await modelHealth(server);
+      assert.equal(api.shadow, null);
+      assert.ok(
+        api.drift.windowRows >= 3 && api.drift.windowRows < api.drift.minRows,
+        `${api.drift.windowRows} rows: too few for a verdict`,
+      );
+      await health.goto(`${server.origin}/console/`);
+      await health.waitForSelector('#drift .psi');
+      await checkDriftPanel(health, api.drift);
+      assert.deepEqual(
+        await health.$$eval('#drift .psi-status', (els) => els.map((e) => e.textContent)),
+        Array(5).fill('insufficient data'),
+      );
+      assert.match((await health.textContent('#drift .hint')) ?? '', /^Insufficient data: verdicts start at 500 rows/);
+      const shadow = health.locator('#shadow [data-state="none"]');
+      await shadow.waitFor();
+      assert.match((await shadow.textContent()) ?? '', /No shadow model is loaded\. Start the server with SHADOW_MODEL_DIR/);
+      assert.equal(await health.locator('#drift-title').evaluate((e) => e.tagName), 'H2');
+      assert.equal(await health.locator('#shadow-title').evaluate((e) => e.tagName), 'H2');
+      await health.screenshot({ path: path.join(ARTIFACTS, 'console-model-health.png'), fullPage: true });
+    } finally {
+      await health.close();
+    }
+  });
+
   it('ran without script errors or CSP violations', () => {
     // Rejected readings come back as HTTP 400, which Chromium logs as a failed load; nothing else may appear.
     assert.deepEqual(
@@ -543,3 +685,107 @@ describe('operator console in Chromium', { skip: missingBrowser ? `${CHROMIUM} n
     );
   });
 });
+
+describe(
+  'operator console in Chromium: drift verdicts and a shadow model',
+  { skip: missingBrowser ? `${CHROMIUM} not installed` : false },
+  () => {
+    let server: TestServer;
+    let browser: Browser;
+    let page: Page;
+    const pageErrors: string[] = [];
+
+    before(async () => {
+      if (consoleBuildIsStale()) {
+        execFileSync('npm', ['run', '--silent', 'console:build'], { cwd: ROOT, stdio: 'inherit' });
+      }
+      // The same model as its own shadow (every row compared: agreement 1), and verdicts from 100 rows.
+      server = await startServer({
+        SERVE_CONSOLE: 'true',
+        LOG_LEVEL: 'silent',
+        RATE_LIMIT_ENABLED: 'false',
+        SHADOW_MODEL_DIR: TEST_MODEL_DIR,
+        DRIFT_MIN_ROWS: '100',
+      });
+      browser = await launchChromium();
+      page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') pageErrors.push(msg.text());
+      });
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.close();
+    });
+
+    it('shows a PSI bar per reading with the statuses the API reports, and the shadow agreeing on every row', async () => {
+      // Uniformly spread readings: far from training's quantiles on some fields, so verdicts past NONE.
+      const rows = spreadReadings(400, 5);
+      const res = await server.gql('mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { isAnomaly } }', {
+        inputs: rows,
+      });
+      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+      const scorer = server.models.shadow();
+      assert.ok(scorer, 'a shadow is loaded');
+      await until('the shadow queue to empty', () => scorer.queuedRows === 0, { timeoutMs: 30_000, everyMs: 10 });
+      const api = await modelHealth(server);
+      assert.equal(api.drift.minRows, 100);
+      assert.equal(api.drift.windowRows, 400);
+      assert.ok(
+        api.drift.fields.every((f) => f.status !== 'INSUFFICIENT_DATA'),
+        'past DRIFT_MIN_ROWS every field has a verdict',
+      );
+      assert.ok(api.shadow, 'the API reports the shadow');
+      assert.equal(api.shadow.agreement, 1);
+      assert.equal(api.shadow.rowsCompared, 400);
+
+      const sent: Array<{ operationName?: string; documentId?: string; query?: string }> = [];
+      page.on('request', (r) => {
+        if (r.url().endsWith('/graphql')) sent.push(JSON.parse(r.postData() ?? '{}'));
+      });
+      await page.goto(`${server.origin}/console/`);
+      await page.waitForSelector('#drift .psi');
+      await page.waitForSelector('#shadow [data-state="loaded"]');
+      // Like the console's other operations: by its trusted-document id from the manifest, not as text.
+      const health = sent.find((b) => b.operationName === 'ModelHealth');
+      assert.ok(health?.documentId && health.documentId in manifest, 'ModelHealth is sent by its manifest id');
+      assert.equal(health.query, undefined);
+      await checkDriftPanel(page, api.drift);
+      assert.match((await page.textContent('#drift .hint')) ?? '', /the lines mark moderate \(0\.1\) and significant \(0\.25\) drift/);
+
+      const fact = async (name: string) => ((await page.textContent(`#shadow dd[data-fact="${name}"]`)) ?? '').trim();
+      assert.equal(await fact('Shadow version'), api.shadow.version);
+      assert.equal(await fact('Rows compared'), api.shadow.rowsCompared.toLocaleString('en'));
+      assert.equal(await fact('Agreement'), '100.0 %');
+      assert.equal(await fact('Agreement'), pct(api.shadow.agreement));
+      assert.equal(await fact('Anomaly agreement'), pct(api.shadow.anomalyAgreement));
+      assert.equal(await fact('Mean |Δ probability|'), api.shadow.meanAbsProbabilityDelta.toFixed(4));
+      assert.deepEqual(api.shadow.disagreements, []);
+      assert.match((await page.textContent('#shadow-disagreements')) ?? '', /^No disagreements/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'console-drift-shadow.png'), fullPage: true });
+    });
+
+    it('refreshes the panels by itself while the tab is visible', async () => {
+      const before = Number(await page.getAttribute('#shadow', 'data-updated'));
+      const res = await server.gql('mutation B($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { isAnomaly } }', {
+        inputs: spreadReadings(50, 9),
+      });
+      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+      const scorer = server.models.shadow()!;
+      await until('the shadow queue to empty', () => scorer.queuedRows === 0, { timeoutMs: 30_000, everyMs: 10 });
+      const api = await modelHealth(server);
+      assert.equal(api.shadow!.rowsCompared, 450);
+      // No reload and no click: the 5 s poll brings the new counts.
+      await page
+        .locator('#shadow dd[data-fact="Rows compared"]', { hasText: api.shadow!.rowsCompared.toLocaleString('en') })
+        .waitFor({ timeout: 15_000 });
+      assert.ok(Number(await page.getAttribute('#shadow', 'data-updated')) > before);
+      await checkDriftPanel(page, api.drift);
+    });
+
+    it('ran without script errors or CSP violations', () => {
+      assert.deepEqual(pageErrors, []);
+    });
+  },
+);

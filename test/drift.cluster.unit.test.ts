@@ -68,7 +68,7 @@ describe('drift across WORKERS (what the primary serves)', () => {
     assert.equal(metricValue(text, 'pm_anomalies_total'), whole.anomalyRate * 1_200);
     assert.equal(parseMetrics(text).types.get('pm_input_drift_psi'), 'gauge');
 
-    const snap = clusterDriftSnapshot(text, SETTINGS, REFERENCE.anomalyRate);
+    const snap = clusterDriftSnapshot(text, SETTINGS, REFERENCE);
     assert.equal(snap.windowRows, 1_200);
     assert.equal(snap.rowsSeen, 1_200);
     assert.equal(snap.anomalyRate, whole.anomalyRate);
@@ -78,12 +78,21 @@ describe('drift across WORKERS (what the primary serves)', () => {
       whole.fields.map((f) => [f.field, f.status]),
     );
     snap.fields.forEach((f, i) => assert.ok(Math.abs(f.psi - whole.fields[i].psi) < 1e-9));
+    // The live class mix from the summed per-type window counts, training's from the reference.
+    assert.deepEqual(snap.classMix, whole.classMix);
+    assert.equal(metricValue(text, 'pm_input_window_failure_types', { failure_type: 'POWER_FAILURE' }), 120);
+    assert.equal(whole.classMix.find((c) => c.failureType === 'POWER_FAILURE')!.live, 0.1);
+    assert.equal(whole.classMix.find((c) => c.failureType === 'NO_FAILURE')!.training, REFERENCE.classMix.NO_FAILURE);
   });
 
   it('leaves text without drift series unchanged', () => {
     assert.equal(withClusterDrift('pm_inference_runs_total 3\n'), 'pm_inference_runs_total 3\n');
-    const snap = clusterDriftSnapshot('pm_inference_runs_total 3\n', SETTINGS, 0.01);
+    const snap = clusterDriftSnapshot('pm_inference_runs_total 3\n', SETTINGS, REFERENCE);
     assert.equal(snap.windowRows, 0);
+    assert.deepEqual(
+      snap.classMix.map((c) => c.live),
+      Array(6).fill(0),
+    );
     assert.deepEqual(
       snap.fields.map((f) => f.status),
       Array(5).fill('INSUFFICIENT_DATA'),

@@ -9,11 +9,13 @@ import { loadConfig, type Config } from '../src/config';
 import type { AppContext } from '../src/context';
 import { NUMERIC_FIELDS } from '../src/inference/explanation';
 import { ModelHost } from '../src/inference/model-host';
+import type { FailureTypeName } from '../src/inference/model-io';
 import { createApp, loadModel } from '../src/server';
 import { metricValue, parseMetrics, scrape } from './helpers/metrics';
 import { LogCapture, NORMAL_READING, startServer, TEST_MODEL_DIR, type TestServer } from './helpers/server';
 
-const DRIFT = `{ modelInfo { drift { windowRows rowsSeen anomalyRate trainingAnomalyRate fields { field psi status } } } }`;
+const DRIFT = `{ modelInfo { drift { windowRows windowSize minRows psiModerate psiSignificant rowsSeen anomalyRate trainingAnomalyRate
+  fields { field psi status } classMix { failureType live training } } } }`;
 const BATCH = `mutation($inputs: [SensorReadingInput!]!) { predictBatch(inputs: $inputs) { predictedFailureType isAnomaly } }`;
 const FIELD_ENUM: Record<string, string> = {
   airTemperature: 'AIR_TEMPERATURE',
@@ -92,6 +94,17 @@ describe('input drift through the real server: the training distribution, then a
     const manifest = s.models.service().manifest;
     assert.equal(d.trainingAnomalyRate, manifest.drift!.anomalyRate);
     assert.ok(Math.abs(d.anomalyRate - answered.anomalies / training.length) < 1e-12);
+    // The thresholds and window the verdicts use (the defaults here), for clients to draw them.
+    assert.deepEqual([d.windowSize, d.minRows, d.psiModerate, d.psiSignificant], [10_000, 500, 0.1, 0.25]);
+    // The live class mix is what the server answered; training's is model.json's.
+    assert.deepEqual(
+      d.classMix.map((c: { failureType: string }) => c.failureType),
+      manifest.outputs.probabilities.labels.map((l) => l.enum),
+    );
+    for (const c of d.classMix) {
+      assert.ok(Math.abs(c.live - (answered.types.get(c.failureType) ?? 0) / training.length) < 1e-12, c.failureType);
+      assert.equal(c.training, manifest.drift!.classMix[c.failureType as FailureTypeName], c.failureType);
+    }
   });
 
   it('the same through /metrics: PSI per field, bin counts, predicted types and anomalies', async () => {
@@ -165,7 +178,16 @@ describe('modelInfo.drift in-process', () => {
     }) as Promise<ExecutionResult<any>>;
 
   before(async () => {
-    config = loadConfig({ NODE_ENV: 'test', MODEL_DIR: TEST_MODEL_DIR, RATE_LIMIT_ENABLED: 'false', DRIFT_ENABLED: 'false' });
+    config = loadConfig({
+      NODE_ENV: 'test',
+      MODEL_DIR: TEST_MODEL_DIR,
+      RATE_LIMIT_ENABLED: 'false',
+      DRIFT_ENABLED: 'false',
+      DRIFT_WINDOW_ROWS: '2000',
+      DRIFT_MIN_ROWS: '50',
+      DRIFT_PSI_MODERATE: '0.2',
+      DRIFT_PSI_SIGNIFICANT: '0.6',
+    });
     models = new ModelHost();
     app = await createApp(config, logs.logger, models);
     await loadModel(config, logs.logger, models);
@@ -188,6 +210,17 @@ describe('modelInfo.drift in-process', () => {
       data.modelInfo.drift.fields.map((f: { status: string }) => f.status),
       Array(5).fill('INSUFFICIENT_DATA'),
     );
+    assert.deepEqual(
+      data.modelInfo.drift.classMix.map((c: { live: number }) => c.live),
+      Array(6).fill(0),
+    );
+  });
+
+  it('answers the configured DRIFT_* window and PSI thresholds', async () => {
+    const { data, errors } = await run(DRIFT);
+    assert.equal(errors, undefined);
+    const d = data.modelInfo.drift;
+    assert.deepEqual([d.windowSize, d.minRows, d.psiModerate, d.psiSignificant], [2000, 50, 0.2, 0.6]);
   });
 });
 

@@ -48,6 +48,7 @@ describe('GET /metrics', () => {
       pm_input_window_rows: 'gauge',
       pm_input_bin_reference_ratio: 'gauge',
       pm_input_window_anomalies: 'gauge',
+      pm_input_window_failure_types: 'gauge',
       pm_predicted_failure_types_total: 'counter',
       pm_anomalies_total: 'counter',
       pm_shadow_rows_total: 'counter',

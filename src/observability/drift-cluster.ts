@@ -1,5 +1,6 @@
 import { driftStatus, psi, PSI_EPSILON, type DriftSettings, type DriftSnapshot } from '../inference/drift';
 import { NUMERIC_FIELDS, type NumericField } from '../inference/explanation';
+import { FAILURE_TYPES, type FailureTypeName } from '../inference/model-io';
 
 /**
  * WORKERS > 1: each worker has its own drift window, and PSIs of parts cannot be added. prom-client's
@@ -9,17 +10,18 @@ import { NUMERIC_FIELDS, type NumericField } from '../inference/explanation';
  */
 
 const SAMPLE =
-  /^(pm_input_window_rows|pm_input_bin_reference_ratio|pm_input_bin_rows_total|pm_input_window_anomalies)(?:\{([^}]*)\})? (\S+)$/;
+  /^(pm_input_window_rows|pm_input_bin_reference_ratio|pm_input_bin_rows_total|pm_input_window_anomalies|pm_input_window_failure_types)(?:\{([^}]*)\})? (\S+)$/;
 
 interface ClusterCounts {
   window: Map<NumericField, number[]>;
   reference: Map<NumericField, number[]>;
   seen: Map<NumericField, number>;
   anomalies: number;
+  classes: Map<string, number>;
 }
 
 function parse(text: string): ClusterCounts {
-  const out: ClusterCounts = { window: new Map(), reference: new Map(), seen: new Map(), anomalies: 0 };
+  const out: ClusterCounts = { window: new Map(), reference: new Map(), seen: new Map(), anomalies: 0, classes: new Map() };
   for (const line of text.split('\n')) {
     if (!line.startsWith('pm_input_')) continue;
     const m = SAMPLE.exec(line);
@@ -28,6 +30,10 @@ function parse(text: string): ClusterCounts {
     const value = Number(m[3]);
     if (m[1] === 'pm_input_window_anomalies') {
       out.anomalies = value;
+      continue;
+    }
+    if (m[1] === 'pm_input_window_failure_types') {
+      out.classes.set(labels.failure_type, value);
       continue;
     }
     const field = labels.field as NumericField;
@@ -65,8 +71,15 @@ export function withClusterDrift(text: string): string {
   return `${text.replace(/\n*$/, '\n')}${lines.join('\n')}\n`;
 }
 
-/** modelInfo.drift for the whole cluster, from its aggregated /metrics text. */
-export function clusterDriftSnapshot(text: string, settings: DriftSettings, trainingAnomalyRate: number): Omit<DriftSnapshot, 'classMix'> {
+/**
+ * modelInfo.drift for the whole cluster, from its aggregated /metrics text; `reference` is the model's
+ * training side (model.json drift: anomalyRate, classMix), the same in every worker.
+ */
+export function clusterDriftSnapshot(
+  text: string,
+  settings: DriftSettings,
+  reference: { anomalyRate: number; classMix: Record<FailureTypeName, number> } | undefined,
+): DriftSnapshot {
   const counts = parse(text);
   const fields = psiPerField(counts);
   const windowRows = fields[0]?.rows ?? 0;
@@ -78,6 +91,11 @@ export function clusterDriftSnapshot(text: string, settings: DriftSettings, trai
       return { field, psi: f?.psi ?? 0, status: f ? driftStatus(f.psi, windowRows, settings) : 'INSUFFICIENT_DATA' };
     }),
     anomalyRate: windowRows > 0 ? counts.anomalies / windowRows : 0,
-    trainingAnomalyRate,
+    trainingAnomalyRate: reference?.anomalyRate ?? 0,
+    classMix: FAILURE_TYPES.map((failureType) => ({
+      failureType,
+      live: windowRows > 0 ? (counts.classes.get(failureType) ?? 0) / windowRows : 0,
+      training: reference?.classMix[failureType] ?? 0,
+    })),
   };
 }

@@ -13,6 +13,7 @@ export class DriftMetrics {
   private readonly windowBinRows: Gauge<'field' | 'bin'>;
   private readonly referenceBinRatio: Gauge<'field' | 'bin'>;
   private readonly windowAnomalies: Gauge;
+  private readonly windowFailureTypes: Gauge<'failure_type'>;
   private readonly predictedFailureTypes: Counter<'failure_type'>;
   private readonly anomalies: Counter;
   private monitor: DriftMonitor | undefined;
@@ -61,6 +62,12 @@ export class DriftMetrics {
       help: 'Readings in the drift window flagged isAnomaly; summed over workers (divide by the window rows for the rate).',
       registers,
     });
+    this.windowFailureTypes = new Gauge({
+      name: 'pm_input_window_failure_types',
+      help: 'Readings in the drift window per predicted failure type (the live class mix); summed over workers.',
+      labelNames: ['failure_type'],
+      registers,
+    });
     this.predictedFailureTypes = new Counter({
       name: 'pm_predicted_failure_types_total',
       help: 'Served predictions by predicted failure type.',
@@ -102,6 +109,7 @@ export class DriftMetrics {
     FAILURE_TYPES.forEach((failure_type, i) => {
       this.predictedFailureTypes.inc({ failure_type }, totals.classes[i] - this.exported.classes[i]);
       this.exported.classes[i] = totals.classes[i];
+      this.windowFailureTypes.set({ failure_type }, window.classCounts[i]);
     });
     this.windowAnomalies.set(window.anomalies);
     this.anomalies.inc(totals.anomalies - this.exported.anomalies);

@@ -5,6 +5,7 @@ import type { DriftSnapshot } from '../inference/drift';
 import { NUMERIC_FIELDS } from '../inference/explanation';
 import { InferenceService } from '../inference/inference.service';
 import { ModelReloadError, ShadowDroppedError } from '../inference/model-host';
+import { FAILURE_TYPES } from '../inference/model-io';
 import type { ShadowSummary } from '../inference/shadow-scorer';
 import { clusterDriftSnapshot } from '../observability/drift-cluster';
 import { Drift, DriftStatus } from '../schema/drift.type';
@@ -119,24 +120,40 @@ function describeModel(ctx: AppContext, service: InferenceService, drift: Drift,
 async function describeDrift(ctx: AppContext, service: InferenceService): Promise<Drift> {
   const cluster = ctx.models.clusterDrift;
   const settings = ctx.config.observability.drift;
-  let snapshot: Omit<DriftSnapshot, 'classMix'> | undefined;
+  let snapshot: DriftSnapshot | undefined;
   if (cluster && settings.enabled) {
     try {
-      snapshot = clusterDriftSnapshot(await cluster(), settings, service.manifest.drift?.anomalyRate ?? 0);
+      snapshot = clusterDriftSnapshot(await cluster(), settings, service.manifest.drift);
     } catch (err) {
       // The primary did not answer: this worker's own window is still a sample of the traffic.
       ctx.log.warn({ err }, "cluster drift unavailable; answering with this worker's window");
     }
   }
-  snapshot ??= ctx.models.driftMonitor?.snapshot() ?? EMPTY_DRIFT;
-  const { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate } = snapshot;
-  return { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate };
+  snapshot ??= ctx.models.driftMonitor?.snapshot() ?? emptyDrift(service);
+  const { windowRows, rowsSeen, fields, anomalyRate, trainingAnomalyRate, classMix } = snapshot;
+  return {
+    windowRows,
+    windowSize: settings.windowRows,
+    minRows: settings.minRows,
+    psiModerate: settings.psiModerate,
+    psiSignificant: settings.psiSignificant,
+    rowsSeen,
+    fields,
+    anomalyRate,
+    trainingAnomalyRate,
+    classMix,
+  };
 }
 
-const EMPTY_DRIFT = {
-  windowRows: 0,
-  rowsSeen: 0,
-  fields: NUMERIC_FIELDS.map((field) => ({ field, psi: 0, status: DriftStatus.INSUFFICIENT_DATA })),
-  anomalyRate: 0,
-  trainingAnomalyRate: 0,
-};
+/** No drift monitor: nothing counted, the training side from the model's reference where it has one. */
+function emptyDrift(service: InferenceService): DriftSnapshot {
+  const reference = service.manifest.drift;
+  return {
+    windowRows: 0,
+    rowsSeen: 0,
+    fields: NUMERIC_FIELDS.map((field) => ({ field, psi: 0, status: DriftStatus.INSUFFICIENT_DATA })),
+    anomalyRate: 0,
+    trainingAnomalyRate: reference?.anomalyRate ?? 0,
+    classMix: FAILURE_TYPES.map((failureType) => ({ failureType, live: 0, training: reference?.classMix[failureType] ?? 0 })),
+  };
+}

@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { DriftStatusName } from '../inference/drift';
+import { FailureType } from './failure-type.enum';
 import { ReadingField } from './reading-field.enum';
 
 export const DriftStatus = {
@@ -35,6 +36,20 @@ export class FieldDrift {
   status!: DriftStatus;
 }
 
+@ObjectType({ description: 'One predicted failure type: its share of the drift window and of training.', simpleResolvers: true })
+export class ClassShare {
+  @Field(() => FailureType, { description: 'The predicted failure type.' })
+  failureType!: FailureType;
+
+  @Field(() => Float, { description: 'Share of the rows in the window predicted as this type (0 with an empty window).' })
+  live!: number;
+
+  @Field(() => Float, {
+    description: 'Share of this type among the training labels (model.json drift.classMix; 0 without a drift reference).',
+  })
+  training!: number;
+}
+
 @ObjectType({
   description: 'Input drift of the served readings against the training data, over a sliding window (per process, summed over workers).',
   simpleResolvers: true,
@@ -42,6 +57,18 @@ export class FieldDrift {
 export class Drift {
   @Field(() => Int, { description: 'Rows in the window now (at most DRIFT_WINDOW_ROWS, none older than DRIFT_WINDOW_MAX_AGE).' })
   windowRows!: number;
+
+  @Field(() => Int, { description: 'The most rows the window holds (DRIFT_WINDOW_ROWS).' })
+  windowSize!: number;
+
+  @Field(() => Int, { description: 'Rows the window needs before a field gets a verdict other than INSUFFICIENT_DATA (DRIFT_MIN_ROWS).' })
+  minRows!: number;
+
+  @Field(() => Float, { description: 'PSI from which a field is MODERATE (DRIFT_PSI_MODERATE).' })
+  psiModerate!: number;
+
+  @Field(() => Float, { description: 'PSI from which a field is SIGNIFICANT (DRIFT_PSI_SIGNIFICANT).' })
+  psiSignificant!: number;
 
   @Field(() => Int, { description: 'Rows counted since start.' })
   rowsSeen!: number;
@@ -54,4 +81,9 @@ export class Drift {
 
   @Field(() => Float, { description: 'Share of normal training readings flagged isAnomaly (model.json drift.anomalyRate).' })
   trainingAnomalyRate!: number;
+
+  @Field(() => [ClassShare], {
+    description: 'Predicted failure types in the window next to the training class mix, one entry per type in model output order.',
+  })
+  classMix!: ClassShare[];
 }

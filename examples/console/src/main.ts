@@ -3,9 +3,11 @@ import { execute, GraphQLRequestError, type GraphQLErrorPayload } from '../../..
 import {
   ExplainPredictionDocument,
   HealthDocument,
+  ModelHealthDocument,
   ModelInfoDocument,
   PredictBatchDocument,
   type ExplanationFieldsFragment,
+  type ModelHealthQuery,
   type ModelInfoQuery,
   type PredictionFieldsFragment,
   type ProductType,
@@ -190,6 +192,224 @@ async function loadModel(): Promise<void> {
     h('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)])),
     h('div', { class: 'table-scroll' }, inputs),
   );
+  void loadModelHealth(); // predictions and batches refresh the model panel: drift and shadow moved too
+}
+
+// ---- model health: drift and shadow --------------------------------------------------------------
+
+type DriftInfo = ModelHealthQuery['modelInfo']['drift'];
+type ShadowInfo = NonNullable<ModelHealthQuery['modelInfo']['shadow']>;
+
+const STATUS_TEXT: Record<DriftInfo['fields'][number]['status'], string> = {
+  INSUFFICIENT_DATA: 'insufficient data',
+  NONE: 'no drift',
+  MODERATE: 'moderate drift',
+  SIGNIFICANT: 'significant drift',
+};
+const failureLabel = (t: string) => model?.failureTypes.find((f) => f.failureType === t)?.label ?? t;
+const psiText = (x: number) => (x >= 10 ? x.toFixed(1) : x.toFixed(3));
+const factList = (items: Array<[string, string]>) =>
+  h('dl', { class: 'facts' }, ...items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-fact': k }, v)]));
+
+/**
+ * One bar per reading: its PSI on a linear scale up to twice DRIFT_PSI_SIGNIFICANT (larger values fill
+ * the track and say so), the two thresholds drawn as lines, the number and the verdict written beside it.
+ */
+function renderDrift(d: DriftInfo): HTMLElement {
+  const top = 2 * d.psiSignificant;
+  const at = (x: number) => `${Math.max(0, Math.min(1, x / top)) * 100}%`;
+  const rows = d.fields.map((f) => {
+    const spec = specByEnum(f.field);
+    const fill = h('div', { class: 'psi-fill' });
+    fill.style.width = at(f.psi);
+    const lines = (
+      [
+        ['moderate', d.psiModerate],
+        ['significant', d.psiSignificant],
+      ] as const
+    ).map(([name, x]) => {
+      const line = h('div', { class: 'psi-threshold', 'data-threshold': name, title: `${name}: PSI ${x}` });
+      line.style.left = at(x);
+      return line;
+    });
+    const insufficient = f.status === 'INSUFFICIENT_DATA';
+    return h(
+      'div',
+      {
+        class: 'psi',
+        role: 'listitem',
+        'data-field': f.field,
+        'data-status': f.status,
+        'data-psi': String(f.psi),
+      },
+      h('span', { class: 'psi-label' }, spec.label),
+      h('div', { class: `psi-track${f.psi > top ? ' beyond' : ''}`, 'aria-hidden': 'true' }, fill, ...lines),
+      h(
+        'span',
+        { class: 'psi-value', ...(insufficient ? { title: `Not a verdict: fewer than ${d.minRows} rows in the window` } : {}) },
+        `PSI ${psiText(f.psi)}`,
+      ),
+      h('span', { class: 'psi-status', 'data-status': f.status }, STATUS_TEXT[f.status]),
+    );
+  });
+  const mix = h(
+    'table',
+    { class: 'compact', id: 'class-mix' },
+    h('caption', {}, 'Predicted failure types in the window vs the training labels'),
+    h(
+      'thead',
+      {},
+      h('tr', {}, h('th', { scope: 'col' }, 'Failure type'), h('th', { scope: 'col' }, 'Live'), h('th', { scope: 'col' }, 'Training')),
+    ),
+    h(
+      'tbody',
+      {},
+      ...d.classMix.map((c) =>
+        h(
+          'tr',
+          { 'data-type': c.failureType },
+          h('th', { scope: 'row' }, failureLabel(c.failureType)),
+          h('td', { 'data-share': 'live' }, d.windowRows > 0 ? pct(c.live) : '—'),
+          h('td', { 'data-share': 'training' }, pct(c.training)),
+        ),
+      ),
+    ),
+  );
+  const waiting = d.windowRows < d.minRows;
+  return h(
+    'div',
+    {},
+    factList([
+      ['Window', `${d.windowRows.toLocaleString('en')} of ${d.windowSize.toLocaleString('en')} rows`],
+      ['Rows seen', d.rowsSeen.toLocaleString('en')],
+      ['Anomaly rate', `${pct(d.anomalyRate)} vs ${pct(d.trainingAnomalyRate)} in training`],
+      ['PSI thresholds', `moderate ${d.psiModerate}, significant ${d.psiSignificant}`],
+    ]),
+    h('h3', {}, 'Input drift: PSI per reading'),
+    h(
+      'p',
+      { class: 'hint' },
+      waiting
+        ? `Insufficient data: verdicts start at ${d.minRows.toLocaleString('en')} rows in the window (${d.windowRows.toLocaleString('en')} so far).`
+        : `Population Stability Index of the window against the training data; the lines mark moderate (${d.psiModerate}) and significant (${d.psiSignificant}) drift.`,
+    ),
+    h('div', { role: 'list', 'aria-label': 'Drift of each reading', class: 'psi-list' }, ...rows),
+    h('h3', {}, 'Class mix'),
+    h('div', { class: 'table-scroll' }, mix),
+  );
+}
+
+function renderShadow(s: ShadowInfo | null): HTMLElement {
+  if (!s) {
+    return h(
+      'p',
+      { class: 'empty', 'data-state': 'none' },
+      'No shadow model is loaded. Start the server with ',
+      h('code', {}, 'SHADOW_MODEL_DIR'),
+      ' set to a model directory to score a sample of live rows with it and compare its answers here.',
+    );
+  }
+  const pairs =
+    s.disagreements.length === 0
+      ? h(
+          'p',
+          { class: 'hint', id: 'shadow-disagreements' },
+          'No disagreements: both models predicted the same failure type on every compared row.',
+        )
+      : h(
+          'div',
+          { class: 'table-scroll' },
+          h(
+            'table',
+            { class: 'compact', id: 'shadow-disagreements' },
+            h('caption', {}, 'Rows on which the two models predicted different failure types'),
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                h('th', { scope: 'col' }, 'Primary said'),
+                h('th', { scope: 'col' }, 'Shadow said'),
+                h('th', { scope: 'col' }, 'Rows'),
+              ),
+            ),
+            h(
+              'tbody',
+              {},
+              ...s.disagreements.map((x) =>
+                h(
+                  'tr',
+                  { 'data-primary': x.primary, 'data-shadow': x.shadow },
+                  h('td', {}, failureLabel(x.primary)),
+                  h('td', {}, failureLabel(x.shadow)),
+                  h('td', {}, x.rows.toLocaleString('en')),
+                ),
+              ),
+            ),
+          ),
+        );
+  return h(
+    'div',
+    { 'data-state': 'loaded' },
+    factList([
+      ['Shadow version', s.version],
+      ['Rows compared', s.rowsCompared.toLocaleString('en')],
+      ['Agreement', pct(s.agreement)],
+      ['Anomaly agreement', pct(s.anomalyAgreement)],
+      ['Mean |Δ probability|', s.meanAbsProbabilityDelta.toFixed(4)],
+    ]),
+    h('h3', {}, 'Disagreements'),
+    pairs,
+  );
+}
+
+let healthInFlight = false;
+let healthAgain = false;
+/**
+ * The drift and shadow panels, from one free (no rate-limit budget) ModelHealth query. A call while one
+ * is in flight asks again once it is done (its answer may predate what the caller just changed).
+ */
+async function loadModelHealth(): Promise<void> {
+  if (healthInFlight) {
+    healthAgain = true;
+    return;
+  }
+  healthInFlight = true;
+  healthAgain = false;
+  try {
+    const { modelInfo } = await execute(API, ModelHealthDocument);
+    $('drift').replaceChildren(renderDrift(modelInfo.drift));
+    $('shadow').replaceChildren(renderShadow(modelInfo.shadow));
+    $('drift').dataset.updated = $('shadow').dataset.updated = String(Date.now());
+  } catch {
+    // The model panel and the health pill already report an unreachable API; keep the last panels.
+    $('drift').classList.add('stale');
+    $('shadow').classList.add('stale');
+    return;
+  } finally {
+    healthInFlight = false;
+    if (healthAgain) void loadModelHealth();
+  }
+  $('drift').classList.remove('stale');
+  $('shadow').classList.remove('stale');
+}
+
+/** Every 5 s while the tab is visible; none while it is hidden, and a fresh look when it shows again. */
+const HEALTH_POLL_MS = 5_000;
+let healthTimer: ReturnType<typeof setInterval> | undefined;
+function pollModelHealth(): void {
+  const sync = () => {
+    if (document.hidden) {
+      clearInterval(healthTimer);
+      healthTimer = undefined;
+    } else if (healthTimer === undefined) {
+      healthTimer = setInterval(() => void loadModelHealth(), HEALTH_POLL_MS);
+      void loadModelHealth();
+    }
+  };
+  document.addEventListener('visibilitychange', sync);
+  sync();
 }
 
 // ---- single prediction ---------------------------------------------------------------------------
@@ -554,6 +774,7 @@ function init(): void {
   $('attribution').textContent = `Examples: ${examplesFile.source}`;
   void loadHealth();
   void loadModel();
+  pollModelHealth();
 }
 
 init();
