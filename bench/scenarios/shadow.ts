@@ -103,14 +103,8 @@ export async function shadowComparison<P>(h: ShadowHarness<P>): Promise<ShadowSc
     { name: 'api-shadow-0.1', sampleRate: 0.1, env: { SHADOW_MODEL_DIR: h.modelDir, SHADOW_SAMPLE_RATE: '0.1' } },
   ];
   const scenarios = [
-    { id: 'shadow-predict-c64', title: '`predict`, 64 connections', body: predictBody(), rows: 1, connections: 64 },
-    {
-      id: 'shadow-batch-1000-c8',
-      title: '`predictBatch`, 1,000 rows, 8 connections',
-      body: predictBatchBody(1000),
-      rows: 1000,
-      connections: 8,
-    },
+    { id: 'shadow-predict-c64', body: predictBody(), rows: 1, connections: 64 },
+    { id: 'shadow-batch-1000-c8', body: predictBatchBody(1000), rows: 1000, connections: 8 },
   ];
   const servers = await startAll(h, variants);
   const results: ShadowScenarioResult[] = [];
@@ -156,28 +150,48 @@ export async function shadowComparison<P>(h: ShadowHarness<P>): Promise<ShadowSc
   mkdirSync(h.resultsDir, { recursive: true });
   writeFileSync(
     path.join(h.resultsDir, 'shadow.json'),
-    JSON.stringify({ date, mode: h.quick ? 'quick' : 'full', rounds: h.rounds, durationSeconds: h.durationSeconds, results }, null, 2),
+    JSON.stringify(
+      {
+        date,
+        mode: h.quick ? 'quick' : 'full',
+        warmupSeconds: h.warmupSeconds,
+        rounds: h.rounds,
+        durationSeconds: h.durationSeconds,
+        results,
+      },
+      null,
+      2,
+    ),
   );
-  if (!h.quick && h.splice) h.splice('shadow', markdown(h, date, scenarios, results));
+  if (!h.quick && h.splice) {
+    h.splice(
+      'shadow',
+      shadowMarkdown({ date, warmupSeconds: h.warmupSeconds, rounds: h.rounds, durationSeconds: h.durationSeconds }, results),
+    );
+  }
   return results;
 }
 
-function markdown<P>(
-  h: ShadowHarness<P>,
-  date: string,
-  scenarios: Array<{ id: string; title: string }>,
+const SCENARIO_TITLES: Record<string, string> = {
+  'shadow-predict-c64': '`predict`, 64 connections',
+  'shadow-batch-1000-c8': '`predictBatch`, 1,000 rows, 8 connections',
+};
+
+/** The docs/benchmarks.md `shadow` section from a run's results (bench/results/shadow.json holds the same). */
+export function shadowMarkdown(
+  run: { date: string; warmupSeconds: number; rounds: number; durationSeconds: number },
   results: ShadowScenarioResult[],
 ): string {
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
   const lines = [
-    `Run of ${date} (\`npm run bench -- --only shadow\`; per server and scenario ${h.warmupSeconds} s warm-up, then ${h.rounds} rounds of ${h.durationSeconds} s rotating between the three servers; medians of the rounds, ratios the median of the per-round ratios to no shadow). The shadow is the primary's own model directory, so at rate 1.0 every row is scored twice.`,
+    `Run of ${run.date} (\`npm run bench -- --only shadow\`; per server and scenario ${run.warmupSeconds} s warm-up, then ${run.rounds} rounds of ${run.durationSeconds} s rotating between the three servers; medians of the rounds; throughput ratio: the median of the per-round ratios to no shadow; p99 ratio: of the medians). The shadow is the primary's own model directory, so at rate 1.0 every row is scored twice.`,
     '',
-    '| scenario | server | throughput | p50 / p99 | vs no shadow | rows scored (primary) | rows compared (shadow) | rows dropped (shadow) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| scenario | server | throughput | vs no shadow | p50 / p99 | p99 vs no shadow | rows scored (primary) | rows compared (shadow) | rows dropped (shadow) |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...results.flatMap((r) =>
       r.servers.map(
         (s) =>
-          `| ${scenarios.find((x) => x.id === r.id)?.title ?? r.id} | ${s.sampleRate === null ? 'no shadow' : `SHADOW_SAMPLE_RATE=${s.sampleRate.toFixed(1)}`} | ${n(s.perSecond)} ${r.unit} | ${s.p50} ms / ${s.p99} ms | ${s.sampleRate === null ? '' : `**${round(s.ratio)}x**`} | ${n(s.primaryRows)} | ${s.sampleRate === null ? '' : n(s.rowsCompared)} | ${
+          `| ${SCENARIO_TITLES[r.id] ?? r.id} | ${s.sampleRate === null ? 'no shadow' : `SHADOW_SAMPLE_RATE=${s.sampleRate.toFixed(1)}`} | ${n(s.perSecond)} ${r.unit} | ${s.sampleRate === null ? '' : `**${round(s.ratio)}x**`} | ${s.p50} ms / ${s.p99} ms | ${s.sampleRate === null ? '' : `${round(s.p99 / r.servers[0].p99, 2)}x`} | ${n(s.primaryRows)} | ${s.sampleRate === null ? '' : n(s.rowsCompared)} | ${
             s.sampleRate === null
               ? ''
               : `${n(sum(s.dropped))}${
