@@ -56,3 +56,16 @@ export async function waitForStatus(what: string, port: number, pathname: string
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** GET 127.0.0.1:port/path and resolve with the status and the body as text (for /metrics). */
+export function httpText(port: number, pathname: string, timeoutMs = 5_000): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${pathname}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}

@@ -1,16 +1,36 @@
 /** The servers the bench measures: the API as production runs it, and the bare reference server. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, waitForStatus } from './net';
-import { BATCHING_QUERY, post } from './requests';
+import { BATCHING_QUERY, benchManifest, post } from './requests';
 import { RESULTS, ROOT, type BenchSettings } from './settings';
 
 export interface Proc {
   name: string;
   child: ChildProcess;
   port: number;
+}
+
+/** Where the bench writes its own trusted-documents manifest (its `predict` and `predictBatch` documents by id). */
+export const BENCH_MANIFEST = path.join(RESULTS, 'trusted-documents.json');
+
+/** Writes BENCH_MANIFEST (bench/lib/requests.ts `benchManifest()`); every server the bench starts names it. */
+export function writeBenchManifest(): void {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(BENCH_MANIFEST, JSON.stringify(benchManifest(), null, 2));
+}
+
+/**
+ * Free text and trusted ids side by side: production's default is TRUSTED_DOCUMENTS=require, which refuses
+ * the document text the scenarios send; the committed client manifest and the bench's own are both trusted.
+ */
+export function trustedDocumentsEnv(): Record<string, string> {
+  return {
+    TRUSTED_DOCUMENTS: 'allow',
+    TRUSTED_DOCUMENTS_FILE: `${path.join(ROOT, 'client', 'persisted-documents.json')},${BENCH_MANIFEST}`,
+  };
 }
 
 /** The API's environment: production, validation always on, rate limiting on at limits it never reaches, access log on. */
@@ -28,6 +48,8 @@ export function apiEnv(modelDir: string): Record<string, string> {
     // Every request to /graphql spends one; the load generator is one client.
     REQUEST_LIMIT_MAX: '100000000',
     REQUEST_LIMIT_WINDOW: '1h',
+    // Document text and document ids both accepted (the bench's manifest is written before a server starts).
+    ...trustedDocumentsEnv(),
     // The harness drives the server to saturation on purpose; on a busy machine load shedding would turn that
     // into 503s and measure the shedding instead (it is tested in test/edge.test.ts; its per-request check stays).
     MAX_EVENT_LOOP_DELAY_MS: '0',
@@ -43,7 +65,7 @@ export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8', '--max-old-space-si
 /** `node dist/src/main.js` with API_ENV plus `extraEnv`, its log in bench/results/<name>.log; resolves once /readyz answers 200. */
 export async function startApi(settings: BenchSettings, name: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
-  mkdirSync(RESULTS, { recursive: true });
+  writeBenchManifest();
   const logFile = path.join(RESULTS, `${name}.log`);
   const out = openSync(logFile, 'w');
   // The flags production runs with (package.json "start", deploy/): the benchmark measures that process.

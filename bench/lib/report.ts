@@ -13,7 +13,10 @@ import { apiEnv, SERVER_NODE_FLAGS } from './processes';
 import { MB, RESULTS, ROOT, round, type BenchSettings } from './settings';
 
 export interface EdgeResult {
+  /** The API as the bench runs it (TRUSTED_DOCUMENTS=allow): the attackers' free text is checked and refused. */
   attack: AttackResult;
+  /** The same attack on a server with TRUSTED_DOCUMENTS=require, the third client sending a document id. */
+  attackRequire: AttackResult;
   compression: CompressionResult;
 }
 
@@ -163,9 +166,11 @@ export function report(
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}.`,
     `API: \`node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js\` with ${Object.entries(apiEnv(settings.modelDir))
-      .filter(([k]) => k !== 'MODEL_DIR')
+      .filter(([k]) => k !== 'MODEL_DIR' && k !== 'TRUSTED_DOCUMENTS_FILE')
       .map(([k, v]) => `${k}=${v}`)
-      .join(' ')}, access log to a file; class-validator rules enforced on every row.`,
+      .join(
+        ' ',
+      )} (TRUSTED_DOCUMENTS_FILE: the committed client manifest and the bench's own, bench/results/trusted-documents.json), access log to a file; class-validator rules enforced on every row.`,
     '',
     '| scenario | reference | API | API / reference | reference p50 / p99 | API p50 / p99 | rows per ONNX run | API failures |',
     '|---|---|---|---|---|---|---|---|',
@@ -194,12 +199,19 @@ export function report(
     ...(edge
       ? [
           `Under attack (budgets out of reach, so only the bounded cost of refusing a document protects the third client): two clients send ${edge.attack.attackers.documentBytes.toLocaleString('en-US')}-byte documents ` +
-            `(\`health { status }\` repeated to the body limit) back to back while a third calls \`predict\` on one connection: its p50 / p99 ` +
-            `${edge.attack.victimUnloaded.p50} / ${edge.attack.victimUnloaded.p99} ms unloaded, ${edge.attack.victimAttacked.p50} / ${edge.attack.victimAttacked.p99} ms attacked ` +
-            `(p99 **${edge.attack.ratioP99}x**; floor < 5x or < 25 ms: ${edge.attack.met ? 'met' : '**not met**'}). The attackers' ${edge.attack.attackers.requests} documents were refused in ` +
-            `p50 ${edge.attack.attackers.p50} ms, p99 ${edge.attack.attackers.p99} ms (${Object.entries(edge.attack.attackers.byStatus)
-              .map(([k, v]) => `${v} x ${k}`)
-              .join(', ')}).`,
+            `(\`health { status }\` repeated to the body limit) back to back while a third calls \`predict\` on one connection, against the API as benched ` +
+            `(\`TRUSTED_DOCUMENTS=allow\`, the third client sending document text) and against a second API process with \`TRUSTED_DOCUMENTS=require\` ` +
+            `(the third client sending its document id; docs/trusted-documents.md). Floor: attacked p99 < 5x calm or < 25 ms.`,
+          '',
+          '| server | calm p50 / p99 | attacked p50 / p99 | p99 attacked / calm | floor | attackers refused | refusal p50 / p99 |',
+          '|---|---|---|---|---|---|---|',
+          ...[['`TRUSTED_DOCUMENTS=allow`', edge.attack] as const, ['`TRUSTED_DOCUMENTS=require`', edge.attackRequire] as const].map(
+            ([mode, a]) =>
+              `| ${mode} | ${a.victimUnloaded.p50} / ${a.victimUnloaded.p99} ms | ${a.victimAttacked.p50} / ${a.victimAttacked.p99} ms | **${a.ratioP99}x** | ${a.met ? 'met' : '**not met**'} | ` +
+              `${Object.entries(a.attackers.byStatus)
+                .map(([k, v]) => `${v} x ${k}`)
+                .join(', ')} | ${a.attackers.p50} / ${a.attackers.p99} ms |`,
+          ),
           '',
           `Compression, 1,000-row \`predictBatch\` answer: ${edge.compression.bytes.identity.toLocaleString('en-US')} B plain, ${edge.compression.bytes.gzip.toLocaleString('en-US')} B gzip, ` +
             `${edge.compression.bytes.br.toLocaleString('en-US')} B br; rows/s at 8 connections ${edge.compression.rowsPerSecond.identity.toLocaleString('en-US')} plain, ` +

@@ -10,7 +10,10 @@ import { MB, progress, round, type BenchSettings } from '../lib/settings';
 export interface ComparedScenario {
   id: string;
   title: string;
+  /** The request body (the reference always gets this one). */
   body: string;
+  /** The API's body when it differs: the same operation and variables naming a trusted document by id. */
+  apiBody?: string;
   rows: number;
   connections: number;
   unit: 'req/s' | 'rows/s';
@@ -46,8 +49,10 @@ export async function runCompared(
   s: ComparedScenario,
   { reference, api, apiOff }: Servers,
 ): Promise<{ result: ScenarioResult; peak: number }> {
+  // The reference knows no document ids: it is always sent the document text.
+  const bodyFor = (p: Proc) => (p === reference ? s.body : (s.apiBody ?? s.body));
   const run = (p: Proc, seconds: number) =>
-    s.connections === 1 ? sequential(p, s.body, seconds) : cannon(p, s.body, s.rows, s.connections, seconds);
+    s.connections === 1 ? sequential(p, bodyFor(p), seconds) : cannon(p, bodyFor(p), s.rows, s.connections, seconds);
   const measureOnce = async (p: Proc): Promise<{ load: Load; rows: number; runs: number; peak: number }> => {
     const before = p === reference ? undefined : await batching(p);
     const { value: load, peak } = await withRss(p.child.pid!, () => run(p, settings.duration));
@@ -56,10 +61,17 @@ export async function runCompared(
     return { load, rows: before && after ? after.rows - before.rows : 0, runs: before && after ? after.runs - before.runs : 0, peak };
   };
   const targets = [reference, api, ...(s.batchingOff ? [apiOff] : [])];
-  for (const p of targets) {
-    await check(p, s.body);
-    await run(p, settings.warmup);
+  // Every server answers the scenario's request with the same JSON (by id or by text alike) before it is measured.
+  const answers: string[] = [];
+  for (const p of targets) answers.push(JSON.stringify(await check(p, bodyFor(p))));
+  for (let t = 1; t < targets.length; t++) {
+    if (answers[t] !== answers[0]) {
+      throw new Error(
+        `${s.id}: ${targets[t].name} and ${targets[0].name} answer differently:\n${answers[t].slice(0, 500)}\n${answers[0].slice(0, 500)}`,
+      );
+    }
   }
+  for (const p of targets) await run(p, settings.warmup);
   // Rounds alternate between the servers so that drift in the machine's load hits all of them alike.
   const rounds = targets.map(() => [] as Array<{ load: Load; rows: number; runs: number; peak: number }>);
   for (let r = 0; r < settings.rounds; r++) {

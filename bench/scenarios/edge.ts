@@ -66,8 +66,17 @@ async function victim(port: number, seconds: number, body: string): Promise<numb
   return out;
 }
 
-/** `victimBody`: the third client's `predict` request (by trusted document id against TRUSTED_DOCUMENTS=require). */
-export async function underAttack(port: number, bodyLimit: number, seconds: number, victimBody = predictBody()): Promise<AttackResult> {
+/**
+ * `victimBody`: the third client's `predict` request (by trusted document id against TRUSTED_DOCUMENTS=require);
+ * `label` names the server's mode in the printed line.
+ */
+export async function underAttack(
+  port: number,
+  bodyLimit: number,
+  seconds: number,
+  victimBody = predictBody(),
+  label = 'under-attack',
+): Promise<AttackResult> {
   await victim(port, 1, victimBody); // warm-up
   const unloaded = await victim(port, seconds, victimBody);
   const doc = attackDocument(bodyLimit);
@@ -93,7 +102,7 @@ export async function underAttack(port: number, bodyLimit: number, seconds: numb
     },
   };
   console.log(
-    `under-attack: victim predict p50/p99 unloaded ${u.p50}/${u.p99} ms, attacked ${a.p50}/${a.p99} ms (p99 ${result.ratioP99}x; floor: < 5x or < 25 ms: ${result.met ? 'met' : 'NOT MET'}) | ` +
+    `${label}: victim predict p50/p99 unloaded ${u.p50}/${u.p99} ms, attacked ${a.p50}/${a.p99} ms (p99 ${result.ratioP99}x; floor: < 5x or < 25 ms: ${result.met ? 'met' : 'NOT MET'}) | ` +
       `attackers: ${times.length} documents of ${doc.length} B refused in p50 ${result.attackers.p50} ms, p99 ${result.attackers.p99} ms (${JSON.stringify(byStatus)})`,
   );
   return result;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { freePort, httpStatus } from '../lib/net';
+import { trustedDocumentsEnv, writeBenchManifest } from '../lib/processes';
 import { post, predictBatchBody, predictBody } from '../lib/requests';
 import { ROOT } from '../lib/settings';
 
@@ -38,6 +39,8 @@ async function start(name: Api['name'], env: Record<string, string>, modelDir: s
         RATE_LIMIT_ENABLED: 'false',
         REQUEST_LIMIT_MAX: '100000000',
         MAX_EVENT_LOOP_DELAY_MS: '0',
+        // The scenarios send document text: production's default (require) would refuse it.
+        ...trustedDocumentsEnv(),
         ...env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -76,6 +79,7 @@ export async function predictionLogBench(options: { quick: boolean; modelDir: st
   const rounds = options.quick ? 1 : 3;
   const dir = mkdtempSync(path.join(tmpdir(), 'pm-bench-predlog-'));
   const file = path.join(dir, 'predictions.jsonl');
+  writeBenchManifest();
   const off = await start('off', { PREDICTION_LOG: 'off' }, options.modelDir);
   const on = await start('file', { PREDICTION_LOG: `file:${file}` }, options.modelDir);
   const scenarios = [

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { freePort, httpStatus } from '../lib/net';
+import { trustedDocumentsEnv, writeBenchManifest } from '../lib/processes';
 import { post, predictBatchBody, predictBody } from '../lib/requests';
 import { ROOT } from '../lib/settings';
 
@@ -54,13 +55,30 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** The commit before src/observability/tracing.ts first appeared (or TRACING_BASELINE_REF), built in a temp folder. */
-function buildBaseline(): { dir: string; main: string; ref: string } {
-  const added = execFileSync('git', ['log', '--format=%H', '--diff-filter=A', '-1', '--', 'src/observability/tracing.ts'], {
+/**
+ * The main line just before src/observability/tracing.ts appeared (or TRACING_BASELINE_REF), built in a temp
+ * folder. main has merge commits, so the search follows first parents only: the commit that added the file
+ * there is the merge of the tracing branch, and its first parent is main without tracing (`<merge>^1`;
+ * without --first-parent, `-1` would find the branch's own commit, whose parent is half of the feature).
+ * The baseline predates trusted documents: the TRUSTED_DOCUMENTS* variables the bench sets are ignored by it.
+ */
+export function baselineRef(): string {
+  if (process.env.TRACING_BASELINE_REF) return process.env.TRACING_BASELINE_REF;
+  const added = execFileSync('git', ['log', '--first-parent', '--diff-filter=A', '--format=%H', '--', 'src/observability/tracing.ts'], {
     cwd: ROOT,
     encoding: 'utf8',
-  }).trim();
-  const ref = process.env.TRACING_BASELINE_REF ?? `${added}^`;
+  })
+    .trim()
+    .split('\n')
+    .filter(Boolean);
+  // Oldest last: the first time the file appeared on the main line.
+  const first = added.at(-1);
+  if (!first) throw new Error('no commit on the first-parent history adds src/observability/tracing.ts (set TRACING_BASELINE_REF)');
+  return `${first}^1`;
+}
+
+function buildBaseline(): { dir: string; main: string; ref: string } {
+  const ref = baselineRef();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pm-bench-baseline-'));
   execSync(`git archive ${ref} | tar -x -C ${JSON.stringify(dir)}`, { cwd: ROOT, stdio: 'inherit' });
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
@@ -122,6 +140,7 @@ async function load(s: Server, body: string, connections: number, seconds: numbe
 }
 
 export async function tracingComparison(options: TracingBenchOptions): Promise<ScenarioNumbers[]> {
+  writeBenchManifest();
   const baseline = buildBaseline();
   const collector = await sink();
   const current = path.join(ROOT, 'dist', 'src', 'main.js');
@@ -202,6 +221,8 @@ if (require.main === module) {
       INFERENCE_DEVICE: 'cpu',
       RATE_LIMIT_ENABLED: 'false',
       MAX_EVENT_LOOP_DELAY_MS: '0',
+      // This build runs production's default TRUSTED_DOCUMENTS=require, which refuses the document text sent here.
+      ...trustedDocumentsEnv(),
     },
     nodeFlags: ['--max-semi-space-size=8', '--max-old-space-size=384'],
     rounds: Number(values.rounds ?? 3),
