@@ -43,20 +43,21 @@ export class FileWriter implements SinkWriter {
   async write(records: readonly PredictionRecord[]): Promise<number> {
     let chunk = '';
     let chunkBytes = 0;
+    let handle = await this.open();
     for (const record of records) {
       const line = JSON.stringify(record) + '\n';
       const bytes = Buffer.byteLength(line);
-      const handle = await this.open();
       if (this.size + chunkBytes + bytes > this.maxBytes && this.size + chunkBytes > 0) {
         if (chunkBytes > 0) await this.append(handle, chunk, chunkBytes);
         chunk = '';
         chunkBytes = 0;
         await this.rotate();
+        handle = await this.open();
       }
       chunk += line;
       chunkBytes += bytes;
     }
-    if (chunkBytes > 0) await this.append(await this.open(), chunk, chunkBytes);
+    if (chunkBytes > 0) await this.append(handle, chunk, chunkBytes);
     return records.length;
   }
 
