@@ -18,6 +18,7 @@ const groups = {
       'dist/test/batcher.scheduling.unit.test.js',
       'dist/test/batcher.queue.unit.test.js',
       'dist/test/inference.service.lifecycle.unit.test.js',
+      'dist/test/inference.service.observers.unit.test.js',
     ],
   },
   validation: {
@@ -50,7 +51,7 @@ const groups = {
   },
   config: {
     mutate: ['src/config.ts'],
-    tests: ['dist/test/config.unit.test.js', 'dist/test/config.test.js'],
+    tests: ['dist/test/config.unit.test.js', 'dist/test/config.test.js', 'dist/test/config.sections.unit.test.js'],
   },
   // The error boundary: the catalogue, the formatter, and the coercion errors read back into violations.
   errors: {
@@ -69,6 +70,21 @@ const groups = {
       'src/http/errors.ts',
     ],
     tests: ['dist/test/edge.unit.test.js', 'dist/test/bulk-lane.unit.test.js'],
+  },
+  // Operator-facing checks (issue 25): the golden-output and manifest checks that stop a wrong model.
+  model: {
+    mutate: ['src/inference/model-check.ts', 'src/inference/model-manifest.ts'],
+    tests: ['dist/test/model-check.unit.test.js'],
+  },
+  // The process lifecycle: the HTTP drain's phases and the probe routes (readiness).
+  lifecycle: {
+    mutate: ['src/http/drain.ts', 'src/http/probes.plugin.ts'],
+    tests: ['dist/test/lifecycle.unit.test.js'],
+  },
+  // The metrics registry and the GraphQL metrics plugin (bounded labels).
+  observability: {
+    mutate: ['src/observability/metrics.ts', 'src/observability/metrics.plugin.ts'],
+    tests: ['dist/test/metrics.unit.test.js'],
   },
 };
 

@@ -34,8 +34,10 @@ export class Drain {
   async stop(timeoutMs: number): Promise<void> {
     this.current = 'draining';
     const server = this.server;
-    // net.Server's close stops accepting without http.Server's closeIdleConnections() (see above).
-    if (server.listening) await new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+    // net.Server's close stops accepting without http.Server's closeIdleConnections() (see above). Not
+    // awaited: its callback only comes once every connection has closed, which would hold the drain past
+    // `timeoutMs` for as long as one client keeps a connection open.
+    if (server.listening) net.Server.prototype.close.call(server);
     await this.untilNoSockets(timeoutMs);
     this.current = 'closing';
     server.closeIdleConnections();
