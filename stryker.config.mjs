@@ -38,16 +38,11 @@ const groups = {
       'src/protection/api-keys.ts',
       'src/resolvers/rate-limit.resolver.ts',
     ],
-    tests: [
-      'dist/test/protection.unit.test.js',
-      'dist/test/mutation.protection.test.js',
-      'dist/test/query-limits.gate.unit.test.js',
-      'dist/test/rate-limiter.unit.test.js',
-    ],
+    tests: ['dist/test/protection.unit.test.js', 'dist/test/query-limits.gate.unit.test.js', 'dist/test/rate-limiter.unit.test.js'],
   },
   redis: {
     mutate: ['src/protection/redis-store.ts'],
-    tests: ['dist/test/redis-store.unit.test.js', 'dist/test/mutation.redis-store.test.js'],
+    tests: ['dist/test/redis-store.unit.test.js'],
   },
   config: {
     mutate: ['src/config.ts'],
