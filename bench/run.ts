@@ -10,22 +10,23 @@
  *
  * Flags: --quick (a few seconds a scenario, for CI; asserts nothing about speed), --soak (predict at
  * 64 connections for SOAK_SECONDS, default 300, sampling RSS), --profile (API under --cpu-prof,
- * profiles in bench/results/profiles), --only ID[,ID] (just those scenarios, no report; `--only workers-c64`
+ * profiles in bench/results/profiles, summarized by layer at the end: bench/lib/profile.ts), --only ID[,ID] (just those scenarios, no report; `--only workers-c64`
  * and `--only shadow` still rewrite their own docs/benchmarks.md sections outside --quick), --model-dir DIR
  * (default $MODEL_DIR or models). Scenario ids: predict-c1, predict-c64, predict-trusted-c1, predict-trusted-c64,
  * batch-100, batch-1000, predict-c256, batch-1000-explanation, edge, prediction-log, workers-c64, drift, shadow,
  * and tracing (opt-in: only with --only).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { cannon } from './lib/load';
 import { apiEnv, check, SERVER_NODE_FLAGS, startApi, startReference, stop, writeBenchManifest, type Proc } from './lib/processes';
+import { printProfiles } from './lib/profile';
 import { report, spliceMarkdown, type EdgeResult } from './lib/report';
 import { predictBatchBody, predictBody, predictTrustedBody } from './lib/requests';
 import { rssOf } from './lib/rss';
-import { progress, RESULTS, selected, type BenchSettings } from './lib/settings';
+import { PROFILES, progress, RESULTS, selected, type BenchSettings } from './lib/settings';
 import type { ComparisonHarness } from './lib/variants';
 import { runCompared, type ComparedScenario, type ScenarioResult } from './scenarios/compared';
 import { driftComparison } from './scenarios/drift';
@@ -148,6 +149,8 @@ async function main(): Promise<void> {
     throw new Error(`no model in ${settings.modelDir} (set MODEL_DIR or --model-dir)`);
   if (argv.soak === true) return soak(settings);
   const wallStart = Date.now();
+  // This run's profiles only: printProfiles reads every file in the folder.
+  if (settings.profile) rmSync(PROFILES, { recursive: true, force: true });
   // The bench's own trusted documents (TRUSTED_DOCUMENTS_FILE in apiEnv), before any server reads them.
   writeBenchManifest();
   const results: ScenarioResult[] = [];
@@ -231,6 +234,7 @@ async function main(): Promise<void> {
     });
   }
   const wallSeconds = (Date.now() - wallStart) / 1000;
+  if (settings.profile) printProfiles(PROFILES);
   if (settings.only) return;
   report(settings, results, { startRss, idleRss, peakRss, afterRss, settleSeconds, wallSeconds }, explanation, edge);
 }

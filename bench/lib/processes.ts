@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, waitForStatus } from './net';
 import { BATCHING_QUERY, benchManifest, post } from './requests';
-import { RESULTS, ROOT, type BenchSettings } from './settings';
+import { PROFILES, RESULTS, ROOT, type BenchSettings } from './settings';
 
 export interface Proc {
   name: string;
@@ -69,7 +69,7 @@ export async function startApi(settings: BenchSettings, name: string, extraEnv: 
   const logFile = path.join(RESULTS, `${name}.log`);
   const out = openSync(logFile, 'w');
   // The flags production runs with (package.json "start", deploy/): the benchmark measures that process.
-  const nodeArgs = [...SERVER_NODE_FLAGS, ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS, 'profiles')}`] : [])];
+  const nodeArgs = [...SERVER_NODE_FLAGS, ...(settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [])];
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', 'src', 'main.js')], {
     cwd: ROOT,
     env: { ...process.env, ...apiEnv(settings.modelDir), ...extraEnv, PORT: String(port) },

@@ -3,6 +3,8 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const RESULTS = path.join(ROOT, 'bench', 'results');
+/** Where `--profile` has the API processes write their V8 CPU profiles. */
+export const PROFILES = path.join(RESULTS, 'profiles');
 
 export interface BenchSettings {
   /** A few seconds a scenario, for CI; asserts nothing about speed. */
