@@ -81,6 +81,11 @@ const groups = {
     mutate: ['src/observability/metrics.ts', 'src/observability/metrics.plugin.ts'],
     tests: ['dist/test/metrics.unit.test.js'],
   },
+  // The trusted-documents gate in front of Apollo: ids resolved, free text refused in require mode (issue 25).
+  gate: {
+    mutate: ['src/http/trusted-documents.ts'],
+    tests: ['dist/test/trusted-documents.gate.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

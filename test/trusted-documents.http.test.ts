@@ -219,6 +219,16 @@ describe('trusted documents: TRUSTED_DOCUMENTS=require (the default in productio
     assert.equal((await post(s, { documentId: HEALTH_ID })).status, 200);
   });
 
+  it('answers an empty chunked body with 400 instead of waiting for a first byte that never comes', async () => {
+    // The early refusal reads the first chunk of a large or chunked body; this one ends before it has one.
+    const head =
+      'POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+    const raw = await rawRequest(s.port, [`${head}0\r\n\r\n`], { timeoutMs: 5_000 });
+    assert.equal(raw.status, 400, raw.body);
+    assert.equal(raw.json?.errors?.[0]?.extensions?.code, 'BAD_REQUEST');
+    assert.match(raw.json?.errors?.[0]?.message, /empty/);
+  });
+
   it('refuses introspection text too unless INTROSPECTION=true is set explicitly', async () => {
     refused(await post(s, { query: '{ __schema { queryType { name } } }' }), 403, 'TRUSTED_DOCUMENT_REQUIRED');
     const sandbox = await startServer({ NODE_ENV: 'production', INTROSPECTION: 'true', RATE_LIMIT_ENABLED: 'false' });

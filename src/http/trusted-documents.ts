@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyRequest, preParsingHookHandler } from 'fastify';
 import { Kind, parse, type SelectionSetNode } from 'graphql';
 import type { TrustedDocumentsConfig } from '../config';
@@ -52,23 +53,28 @@ export class TrustedDocumentGate {
     const large =
       length >= LARGE_BODY_BYTES || (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] !== undefined);
     if (!this.refuseAllText || !large || (encoding !== undefined && encoding !== 'identity')) return done(null, payload);
-    const settle = (chunk: Buffer | null) => {
+    const settle = (chunk: Buffer | null, rest: Readable = payload) => {
       payload.off('readable', onReadable);
       payload.off('error', onError);
+      payload.off('end', onEnd);
       if (chunk !== null && opensWithQuery(chunk)) {
         payload.resume(); // discard the rest as it arrives
         return done(this.textRefused());
       }
       if (chunk !== null) payload.unshift(chunk);
-      done(null, payload);
+      done(null, rest);
     };
     const onReadable = () => {
       const chunk = payload.read() as Buffer | null;
       if (chunk !== null) settle(chunk);
     };
     const onError = () => settle(null);
+    // A body that ends before its first byte (an empty chunked body): the stream has already ended, so the
+    // parser gets an empty one of its own to read (and answers the empty body); without this the request hung.
+    const onEnd = () => settle(null, Readable.from([]));
     payload.on('readable', onReadable);
     payload.once('error', onError);
+    payload.once('end', onEnd);
   };
 
   /** After the JSON parse: the body Apollo should see, or the refusal. */
