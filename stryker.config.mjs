@@ -86,6 +86,22 @@ const groups = {
     mutate: ['src/http/trusted-documents.ts'],
     tests: ['dist/test/trusted-documents.gate.unit.test.js'],
   },
+  // Explanations: the reference variants, the drivers read from the model's answers, the training envelope.
+  explain: {
+    mutate: ['src/inference/explanation.ts'],
+    tests: ['dist/test/explanation.unit.test.js'],
+  },
+  // What the edge tells an operator (the access log, its trace, the recorded security headers) and what it
+  // reserves before a body is read (the bulk lane's size, the client-gone signal).
+  http: {
+    mutate: ['src/http/access-log.ts', 'src/http/trace.ts', 'src/http/security-headers.ts', 'src/http/client-request.ts'],
+    tests: ['dist/test/http-helpers.unit.test.js'],
+  },
+  // WORKERS > 1: the worker's request/answer channel to the primary, and drift summed across workers.
+  ipc: {
+    mutate: ['src/cluster-ipc.ts', 'src/observability/drift-cluster.ts'],
+    tests: ['dist/test/cluster-ipc.unit.test.js', 'dist/test/drift.cluster.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

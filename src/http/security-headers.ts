@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { type HelmetOptions } from 'helmet';
 
+/** helmet's shape; tests hand in a misbehaving one to check the recorder's refusals. */
+export type HelmetMiddleware = (
+  options: HelmetOptions,
+) => (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
 /**
  * Helmet's headers for static options, computed once: helmet is run against a recording response at start
  * and its headers are set on every reply. @fastify/helmet builds helmet's middleware for every request
@@ -8,7 +13,7 @@ import helmet, { type HelmetOptions } from 'helmet';
  * nonces) the headers cannot differ between requests. A helmet that read the request or answered would
  * make this unsafe, so the recorder refuses both, at start.
  */
-export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, string> {
+export function helmetHeaders(options: Readonly<HelmetOptions>, middleware: HelmetMiddleware = helmet): Record<string, string> {
   const headers: Record<string, string> = {};
   const req = new Proxy({} as IncomingMessage, {
     get(_target, prop) {
@@ -25,7 +30,7 @@ export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, 
     },
   };
   let called = false;
-  helmet(options as HelmetOptions)(req, res as unknown as ServerResponse, (err?: unknown) => {
+  middleware(options as HelmetOptions)(req, res as unknown as ServerResponse, (err?: unknown) => {
     if (err) throw err;
     called = true;
   });
