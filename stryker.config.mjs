@@ -81,6 +81,11 @@ const groups = {
     mutate: ['src/observability/metrics.ts', 'src/observability/metrics.plugin.ts'],
     tests: ['dist/test/metrics.unit.test.js'],
   },
+  // Drift detection (issue 25): PSI, the sliding window and the class mix; the cluster merge of drift counts.
+  drift: {
+    mutate: ['src/inference/drift.ts'],
+    tests: ['dist/test/drift.unit.test.js', 'dist/test/drift.cluster.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);
