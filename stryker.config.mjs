@@ -86,6 +86,11 @@ const groups = {
     mutate: ['src/inference/drift.ts'],
     tests: ['dist/test/drift.unit.test.js', 'dist/test/drift.cluster.unit.test.js'],
   },
+  // The trusted-documents manifest: loading and validation (the HTTP gate is the edge's).
+  trusted: {
+    mutate: ['src/protection/trusted-documents.ts'],
+    tests: ['dist/test/trusted-documents.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);
