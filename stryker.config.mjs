@@ -91,6 +91,11 @@ const groups = {
     mutate: ['src/protection/trusted-documents.ts'],
     tests: ['dist/test/trusted-documents.unit.test.js'],
   },
+  // The prediction log: its bounded buffer, batches, drops and shutdown (a fake sink), the file and Redis sinks.
+  predlog: {
+    mutate: ['src/prediction-log/prediction-log.ts', 'src/prediction-log/sinks.ts'],
+    tests: ['dist/test/prediction-log.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);
