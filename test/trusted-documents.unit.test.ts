@@ -254,5 +254,9 @@ describe('TrustedDocuments: the document store', () => {
     assert.equal(await store.get(other), undefined);
     await store.delete(`h:${hex}`);
     assert.equal(await store.get(`h:${hex}`), prepared, 'a trusted document is never evicted');
+    await store.set(`h:${hex}`, { kind: 'Document', definitions: [] } as never);
+    writeFileSync(file, JSON.stringify({}));
+    assert.equal(docs.reload(), 0);
+    assert.equal(await store.get(`h:${hex}`), undefined, 'nothing was stored for it: once dropped from the manifest it is gone');
   });
 });
