@@ -81,6 +81,21 @@ const groups = {
     mutate: ['src/observability/metrics.ts', 'src/observability/metrics.plugin.ts'],
     tests: ['dist/test/metrics.unit.test.js'],
   },
+  // Drift detection (issue 25): PSI, the sliding window and the class mix; the cluster merge of drift counts.
+  drift: {
+    mutate: ['src/inference/drift.ts'],
+    tests: ['dist/test/drift.unit.test.js', 'dist/test/drift.cluster.unit.test.js'],
+  },
+  // The trusted-documents manifest: loading and validation (the HTTP gate is the edge's).
+  trusted: {
+    mutate: ['src/protection/trusted-documents.ts'],
+    tests: ['dist/test/trusted-documents.unit.test.js'],
+  },
+  // The prediction log: its bounded buffer, batches, drops and shutdown (a fake sink), the file and Redis sinks.
+  predlog: {
+    mutate: ['src/prediction-log/prediction-log.ts', 'src/prediction-log/sinks.ts'],
+    tests: ['dist/test/prediction-log.unit.test.js'],
+  },
   // The trusted-documents gate in front of Apollo: ids resolved, free text refused in require mode (issue 25).
   gate: {
     mutate: ['src/http/trusted-documents.ts'],

@@ -12,11 +12,13 @@ start=$(date +%s)
 # resolver, query limits, API keys), errors (error catalogue and formatter, coercion errors), edge (client
 # identity, CORS origins, RateLimit headers, body decoding and parsing, the bulk lane, edge errors),
 # inference (output decoding, the service, the batcher), validation, redis (a real redis-server), config,
-# model (golden and manifest checks), lifecycle (drain, probes) and observability (metrics, metrics plugin).
+# model (golden and manifest checks), lifecycle (drain, probes), observability (metrics, metrics plugin),
+# drift (PSI, the sliding window, the class mix), trusted (the trusted-documents manifests) and predlog (the
+# prediction log's buffer and its file and Redis sinks).
 # With the committed baselines and nothing changed: limits, errors and edge 73-111 s, the other four 122 s
-# (25-29 s a group, --concurrency 2); all ten groups 275 s on 6 December (15-38 s a group); with no
-# baseline well past the ten-minute cap (docs/testing.md).
+# (25-29 s a group, --concurrency 2); all ten groups 275 s on 6 December (15-38 s a group), all thirteen
+# 358 s (19-36 s a group, the machine loaded); with no baseline well past the ten-minute cap (docs/testing.md).
 # MUTATION_GROUP overrides the set.
-export MUTATION_GROUP="${MUTATION_GROUP:-limits,errors,edge,inference,validation,redis,config,model,lifecycle,observability,gate,explain,http,ipc}"
+export MUTATION_GROUP="${MUTATION_GROUP:-limits,errors,edge,inference,validation,redis,config,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc}"
 timeout --signal=INT 600 npm run test:mutation -- --incremental "$@"
 echo "== mutation run: $(( $(date +%s) - start )) s"

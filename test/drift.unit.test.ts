@@ -233,6 +233,178 @@ describe('the drift section of model.json', () => {
   });
 });
 
+describe('driftReferenceProblem: every rule, on both sides of its bound', () => {
+  const FIELD_LIST = 'airTemperature, processTemperature, rotationalSpeed, torque, toolWear';
+  const problem = (change: (d: any) => void) => {
+    const d: any = structuredClone(reference());
+    change(d);
+    return driftReferenceProblem(d);
+  };
+  const withFractions = (fractions: number[], edges = fractions.slice(1).map((_, i) => i)) =>
+    problem((d) => Object.assign(d.fields[2], { edges, fractions }));
+
+  it('wants an object', () => {
+    for (const value of [null, undefined, 5, 'drift']) assert.equal(driftReferenceProblem(value), 'must be an object');
+  });
+
+  it('wants an anomaly rate in [0, 1], the bounds included', () => {
+    for (const rate of [-0.01, 1.01, '0.5', undefined, Number.NaN]) {
+      assert.equal(
+        problem((d) => (d.anomalyRate = rate)),
+        '"anomalyRate" must be a number in [0, 1]',
+        String(rate),
+      );
+    }
+    for (const rate of [0, 1, 0.5])
+      assert.equal(
+        problem((d) => (d.anomalyRate = rate)),
+        undefined,
+        String(rate),
+      );
+  });
+
+  it('wants every numeric field in order, and names them', () => {
+    const message = `"fields" must list ${FIELD_LIST} in that order`;
+    assert.equal(
+      problem((d) => (d.fields[1] = null)),
+      message,
+    );
+    assert.equal(
+      problem((d) => (d.fields = 'all')),
+      message,
+    );
+    assert.equal(
+      problem((d) => d.fields.pop()),
+      message,
+    );
+  });
+
+  it('wants edges and one more fraction per field, at most MAX_BINS bins', () => {
+    const message = `"fields" entry rotationalSpeed needs "edges" and one more "fractions" (at most ${MAX_BINS} bins)`;
+    assert.equal(
+      problem((d) => (d.fields[2].edges = undefined)),
+      message,
+    );
+    assert.equal(
+      problem((d) => (d.fields[2].fractions = undefined)),
+      message,
+    );
+    assert.equal(
+      problem((d) => (d.fields[2].fractions = 'all')),
+      message,
+    );
+    assert.equal(withFractions(Array(MAX_BINS).fill(1 / MAX_BINS)), undefined, 'MAX_BINS bins fit');
+    assert.equal(withFractions(Array(MAX_BINS + 1).fill(1 / (MAX_BINS + 1))), message);
+  });
+
+  it('wants finite, strictly increasing edges', () => {
+    const message = '"fields" entry rotationalSpeed: "edges" must increase strictly';
+    assert.equal(withFractions([0.2, 0.4, 0.4], [0, 0]), message, 'equal edges');
+    assert.equal(withFractions([0.2, 0.4, 0.4], [0, Infinity]), message);
+    assert.equal(withFractions([0.2, 0.4, 0.4], [Number.NaN, 1]), message);
+    assert.equal(withFractions([0.2, 0.4, 0.4], [-1, 0]), undefined);
+  });
+
+  it('wants fractions in [0, 1] that sum to 1 (within 0.001)', () => {
+    const message = '"fields" entry rotationalSpeed: "fractions" must lie in [0, 1] and sum to 1';
+    assert.equal(withFractions([-0.0005, 0.5005, 0.5]), message, 'negative, sum 1');
+    assert.equal(withFractions([1.0005, 0, 0]), message, 'above 1, sum within tolerance');
+    assert.equal(withFractions([Number.NaN, 0.5, 0.5]), message);
+    assert.equal(withFractions([0.2, 0.4, 0.402]), message);
+    assert.equal(withFractions([0.2, 0.4, 0.398]), message);
+    assert.equal(withFractions([1, 0, 0]), undefined, 'the bounds are shares too');
+    assert.equal(withFractions([0.2, 0.4, 0.4005]), undefined, 'within tolerance');
+  });
+
+  it('wants a class share for every failure type', () => {
+    const message =
+      '"classMix" must give a share for each of NO_FAILURE, HEAT_DISSIPATION_FAILURE, POWER_FAILURE, OVERSTRAIN_FAILURE, TOOL_WEAR_FAILURE, RANDOM_FAILURES';
+    for (const mix of [null, undefined, 'mix', 5])
+      assert.equal(
+        problem((d) => (d.classMix = mix)),
+        message,
+        String(mix),
+      );
+    assert.equal(
+      problem((d) => (d.classMix.POWER_FAILURE = '0.02')),
+      message,
+    );
+  });
+});
+
+describe('DriftMonitor: the window, field by field', () => {
+  /** A row whose five readings land in different bins: air 0, process 1, speed 2, torque 0, wear 1. */
+  const mixed = (predictedFailureType: FailureTypeName = 'NO_FAILURE', isAnomaly = false): ServedRow => ({
+    reading: { airTemperature: -1, processTemperature: 5, rotationalSpeed: 50, torque: -1, toolWear: 5, productType: 'L' },
+    predictedFailureType,
+    isAnomaly,
+  });
+  const fieldBins = (m: DriftMonitor) => {
+    const c = m.counts().counts;
+    return [0, 1, 2, 3, 4].map((f) => Array.from(c.subarray(f * MAX_BINS, f * MAX_BINS + 3)));
+  };
+
+  it("takes an evicted row out of each field's own bin, its class and its anomaly count", () => {
+    const m = new DriftMonitor(SETTINGS);
+    m.useReference(reference());
+    m.record(Array.from({ length: 100 }, () => mixed('POWER_FAILURE', true)));
+    assert.deepEqual(fieldBins(m), [
+      [100, 0, 0],
+      [0, 100, 0],
+      [0, 0, 100],
+      [100, 0, 0],
+      [0, 100, 0],
+    ]);
+    m.record(rows(60, 50));
+    for (let i = 0; i < 40; i++) m.recordOne(row(50));
+    assert.deepEqual(fieldBins(m), Array(5).fill([0, 0, 100]));
+    const snap = m.snapshot();
+    assert.equal(snap.anomalyRate, 0);
+    assert.deepEqual(
+      snap.classMix.filter((c) => c.live > 0).map((c) => [c.failureType, c.live]),
+      [['NO_FAILURE', 1]],
+    );
+  });
+
+  it('keeps a row exactly DRIFT_WINDOW_MAX_AGE old, drops it a millisecond later', () => {
+    let now = 5_000;
+    const m = new DriftMonitor(SETTINGS, () => now);
+    m.useReference(reference());
+    m.recordOne(row(5));
+    now += SETTINGS.maxAgeMs;
+    assert.equal(m.counts().windowRows, 1);
+    now += 1;
+    assert.equal(m.counts().windowRows, 0);
+  });
+
+  it('reports an empty window as zeros, and no verdict without a reference', () => {
+    const m = new DriftMonitor(SETTINGS);
+    let snap = m.snapshot();
+    assert.deepEqual(
+      snap.fields.map((f) => [f.psi, f.status]),
+      Array(5).fill([0, 'INSUFFICIENT_DATA']),
+    );
+    assert.equal(snap.anomalyRate, 0);
+    assert.equal(snap.trainingAnomalyRate, 0);
+    assert.ok(snap.classMix.every((c) => c.live === 0 && c.training === 0));
+    m.useReference(reference());
+    snap = m.snapshot();
+    assert.equal(snap.anomalyRate, 0);
+    assert.ok(snap.classMix.every((c) => c.live === 0));
+    assert.equal(snap.classMix[0].training, 0.9);
+  });
+
+  it('counts nothing with a window of no rows', () => {
+    const m = new DriftMonitor({ ...SETTINGS, windowRows: 0 });
+    m.useReference(reference());
+    m.record(rows(3, 5));
+    m.recordOne(row(5));
+    assert.equal(m.totals.rows, 0);
+    assert.equal(m.snapshot().windowRows, 0);
+    assert.equal(m.snapshot().anomalyRate, 0);
+  });
+});
+
 describe('DRIFT_* configuration', () => {
   const rejects = (env: Record<string, string>, variable: string, pattern: RegExp) =>
     assert.throws(

@@ -89,6 +89,11 @@ export class PredictionLog {
     return log;
   }
 
+  /** A log over a writer made elsewhere (the unit tests' fake sink); `create` builds the writer from the configuration. */
+  static withWriter(writer: SinkWriter, bufferRecords: number, logger: Logger, registry?: Registry): PredictionLog {
+    return new PredictionLog(writer, bufferRecords, logger, registry);
+  }
+
   /** Records waiting or being written (at most PREDICTION_LOG_BUFFER_RECORDS). */
   get buffered(): number {
     return this.pendingRows + this.inFlightRows;
