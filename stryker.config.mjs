@@ -117,6 +117,12 @@ const groups = {
     mutate: ['src/cluster-ipc.ts', 'src/observability/drift-cluster.ts'],
     tests: ['dist/test/cluster-ipc.unit.test.js', 'dist/test/drift.cluster.unit.test.js'],
   },
+  // POST/GET /graphql as the edge wires it: admission (drain, keys, request budget, large bodies), the query
+  // limits before Apollo, the edge headers, the context.
+  route: {
+    mutate: ['src/http/graphql.plugin.ts'],
+    tests: ['dist/test/graphql-route.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

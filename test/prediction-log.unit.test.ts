@@ -16,18 +16,9 @@ import type { LoggedPrediction, PredictionLogEntry, PredictionRecord } from '../
 import { FileWriter, RedisWriter, type SinkWriter } from '../src/prediction-log/sinks';
 import { uuidv7 } from '../src/prediction-log/uuidv7';
 import { metricValue } from './helpers/metrics';
+import { NORMAL_READING } from './helpers/readings';
 import { RedisProcess, redisSkipReason } from './helpers/redis';
 import { until } from './helpers/wait';
-
-/** A reading inside the training envelope (as test/helpers/server's, without loading the server). */
-const NORMAL_READING = {
-  airTemperature: 300.1,
-  processTemperature: 310.2,
-  rotationalSpeed: 1500,
-  torque: 40,
-  toolWear: 100,
-  productType: 'L' as const,
-};
 
 /** A sink whose writes wait for `release()` while `hold` is set; `answer` decides what a write returns. */
 class FakeSink implements SinkWriter {

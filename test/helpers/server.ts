@@ -106,15 +106,7 @@ export async function startServer(env: Record<string, string> = {}, opts: { load
   };
 }
 
-/** A reading well inside the training envelope. */
-export const NORMAL_READING = {
-  airTemperature: 300.1,
-  processTemperature: 310.2,
-  rotationalSpeed: 1500,
-  torque: 40,
-  toolWear: 100,
-  productType: 'L' as const,
-};
+export { NORMAL_READING } from './readings';
 
 export const PREDICTION_FIELDS = `predictedFailureType label probability failureProbability
   probabilities { failureType label probability } reconstructionError anomalyThreshold isAnomaly device modelVersion`;
