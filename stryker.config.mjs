@@ -123,6 +123,12 @@ const groups = {
     mutate: ['src/http/graphql.plugin.ts'],
     tests: ['dist/test/graphql-route.unit.test.js'],
   },
+  // WORKERS > 1: the primary (forks and replacements, signals, the budgets, metrics and shadow totals it answers
+  // for the workers) on a fake node:cluster and process; a worker's side (attachProcess) and its rate-limit store.
+  cluster: {
+    mutate: ['src/cluster.ts', 'src/protection/cluster-store.ts'],
+    tests: ['dist/test/cluster.primary.unit.test.js', 'dist/test/cluster.worker.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

@@ -19,27 +19,55 @@ const SHADOW_CHANNEL = 'pm:shadow';
 const SHADOW_COLLECT = 'pm:shadow:collect';
 type ShadowReport = { pair: ShadowPair; totals: ShadowTotals } | null;
 
+/** What the primary uses of node:cluster: a test hands in fake workers (EventEmitters with send()). */
+export interface PrimaryCluster {
+  readonly workers?: NodeJS.Dict<Worker>;
+  fork(): Worker;
+  on(event: 'message', listener: (worker: Worker, message: IpcRequest) => void): unknown;
+  on(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): unknown;
+}
+
+/** runPrimary's surroundings; each defaults to the real one (node:cluster, the process, prom-client, a listener). */
+export interface PrimaryOptions {
+  cluster?: PrimaryCluster;
+  /** Where SIGTERM, SIGINT and SIGHUP arrive, and how the primary exits. */
+  process?: {
+    on(signal: NodeJS.Signals, listener: () => void): unknown;
+    once(signal: NodeJS.Signals, listener: () => void): unknown;
+    exit(code: number): void;
+  };
+  /** Every worker's metrics, summed (prom-client asks each worker of node:cluster). */
+  aggregator?: { readonly contentType: string; clusterMetrics(): Promise<string> };
+  serveMetrics?: typeof serveMetrics;
+}
+
 /**
  * WORKERS > 1: the primary process serves nothing itself. It forks the workers (each a whole server
  * with its own ONNX session, sharing the port through node:cluster), holds the host's rate-limit
  * budgets for them (workers reserve through IPC, see ClusterRateLimitStore), aggregates their metrics,
  * replaces a worker that dies, forwards SIGHUP (reload the model) and drains every worker on SIGTERM.
  */
-export function runPrimary(config: Config, logger: Logger): void {
+export function runPrimary(config: Config, logger: Logger, options: PrimaryOptions = {}): void {
+  const nodeCluster: PrimaryCluster = options.cluster ?? cluster;
+  const proc: NonNullable<PrimaryOptions['process']> = options.process ?? process;
+  const aggregator = options.aggregator ?? new AggregatorRegistry();
+  const listen = options.serveMetrics ?? serveMetrics;
   const stores = {
     budgets: new MemoryRateLimitStore(config.protection.rateLimit.memoryMaxKeys),
     requests: new MemoryRateLimitStore(config.protection.rateLimit.memoryMaxKeys),
   };
-  const aggregator = new AggregatorRegistry();
   // Every worker's series summed, with drift's PSI recomputed from the summed window counts.
   const clusterMetrics = async () => withClusterDrift(await aggregator.clusterMetrics());
   const everReady = new Set<number>();
   let stopping = false;
 
-  const fork = () => cluster.fork();
-  cluster.on('message', answerWorker(stores, clusterMetrics, shadowCollector(everReady), everReady, config, logger));
+  const fork = () => nodeCluster.fork();
+  nodeCluster.on(
+    'message',
+    answerWorker(nodeCluster, stores, clusterMetrics, shadowCollector(nodeCluster, everReady), everReady, config, logger),
+  );
 
-  cluster.on('exit', (worker, code, signal) => {
+  nodeCluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     if (!everReady.has(worker.id)) {
       // A worker that never got ready (bad model, port taken) would fail again: stop instead of looping.
@@ -57,7 +85,7 @@ export function runPrimary(config: Config, logger: Logger): void {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down: draining every worker');
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const workers = Object.values(nodeCluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     await Promise.all(
       workers.map(
         (w) =>
@@ -71,19 +99,19 @@ export function runPrimary(config: Config, logger: Logger): void {
     await Promise.all([stores.budgets.close(), stores.requests.close()]);
     logger.info('stopped');
     logger.flush();
-    process.exit(exitCode);
+    proc.exit(exitCode);
   };
-  process.once('SIGTERM', () => void stop(0));
-  process.once('SIGINT', () => void stop(0));
-  process.on('SIGHUP', () => {
+  proc.once('SIGTERM', () => void stop(0));
+  proc.once('SIGINT', () => void stop(0));
+  proc.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the model in every worker');
     // Only ready workers: one still starting has no SIGHUP handler yet (the default action would kill
     // it), and it loads the current MODEL_DIR anyway.
-    for (const w of Object.values(cluster.workers ?? {})) if (w && everReady.has(w.id)) w.process.kill('SIGHUP');
+    for (const w of Object.values(nodeCluster.workers ?? {})) if (w && everReady.has(w.id)) w.process.kill('SIGHUP');
   });
 
   if (config.observability.metrics.enabled && config.observability.metrics.port !== undefined) {
-    serveMetrics(
+    listen(
       config.observability.metrics.port,
       config.server.host,
       async () => ({ contentType: aggregator.contentType, body: await clusterMetrics() }),
@@ -102,6 +130,7 @@ export function runPrimary(config: Config, logger: Logger): void {
 
 /** The primary's side of the workers' IPC: rate-limit reservations, cluster metrics, shadow statistics, readiness. */
 function answerWorker(
+  nodeCluster: PrimaryCluster,
   stores: { budgets: MemoryRateLimitStore; requests: MemoryRateLimitStore },
   clusterMetrics: () => Promise<string>,
   shadow: ReturnType<typeof shadowCollector>,
@@ -146,7 +175,11 @@ function answerWorker(
       case READY_CHANNEL:
         everReady.add(worker.id);
         logger.info(
-          { pid: worker.process.pid, ready: [...everReady].filter((id) => cluster.workers?.[id]).length, workers: config.server.workers },
+          {
+            pid: worker.process.pid,
+            ready: [...everReady].filter((id) => nodeCluster.workers?.[id]).length,
+            workers: config.server.workers,
+          },
           'worker ready',
         );
         return;
@@ -159,7 +192,14 @@ function answerWorker(
  * /metrics on METRICS_PORT when that is another port (single process only: in a cluster the primary
  * serves it); in a worker, /metrics answers for the whole cluster. Call `ready()` once the model is loaded.
  */
-export async function attachProcess(app: App, models: ModelHost, config: Config, logger: Logger): Promise<{ ready: () => void }> {
+export async function attachProcess(
+  app: App,
+  models: ModelHost,
+  config: Config,
+  logger: Logger,
+  options: { isWorker?: boolean; serveMetrics?: typeof serveMetrics } = {},
+): Promise<{ ready: () => void }> {
+  const { isWorker = cluster.isWorker, serveMetrics: listen = serveMetrics } = options;
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the model');
     // reload logs its own outcome (and a refusal leaves the old model serving).
@@ -167,7 +207,7 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
     reloadTrustedDocuments(app, logger);
   });
   const metrics = app.metrics;
-  if (cluster.isWorker) {
+  if (isWorker) {
     if (metrics) {
       // prom-client answers the primary's aggregation requests from these registries.
       AggregatorRegistry.setRegistries([metrics.registry as Registry]);
@@ -192,7 +232,7 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
     return { ready: () => process.send?.({ pm: READY_CHANNEL, id: 0 }) };
   }
   if (metrics && config.observability.metrics.port !== undefined) {
-    const { port } = await serveMetrics(
+    const { port } = await listen(
       config.observability.metrics.port,
       config.server.host,
       () => metrics.metricsText(),
@@ -204,7 +244,10 @@ export async function attachProcess(app: App, models: ModelHost, config: Config,
 }
 
 /** Collects every ready worker's shadow totals for one primary/shadow pair, summed. */
-function shadowCollector(everReady: Set<number>): {
+function shadowCollector(
+  nodeCluster: PrimaryCluster,
+  everReady: Set<number>,
+): {
   collect(pair: ShadowPair): Promise<ShadowTotals | null>;
   report(id: number, worker: Worker, report: ShadowReport): void;
 } {
@@ -213,7 +256,7 @@ function shadowCollector(everReady: Set<number>): {
   return {
     /** A worker that does not answer within 2 s is left out. */
     collect(pair) {
-      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && everReady.has(w.id) && w.isConnected());
+      const workers = Object.values(nodeCluster.workers ?? {}).filter((w): w is Worker => !!w && everReady.has(w.id) && w.isConnected());
       const id = ++collectId;
       return new Promise((resolve) => {
         let sum: ShadowTotals | null = null;
