@@ -129,6 +129,30 @@ const groups = {
     mutate: ['src/cluster.ts', 'src/protection/cluster-store.ts'],
     tests: ['dist/test/cluster.primary.unit.test.js', 'dist/test/cluster.worker.unit.test.js'],
   },
+  // The GraphQL schema (issue 25): the decorators against the committed schema.graphql, the enums' values, the
+  // model, prediction and explanation resolvers on a fake service in every host state, the graphql-jit executor.
+  schema: {
+    mutate: [
+      'src/schema/drift.type.ts',
+      'src/schema/driver.type.ts',
+      'src/schema/executor.ts',
+      'src/schema/explanation.type.ts',
+      'src/schema/failure-type.enum.ts',
+      'src/schema/health.type.ts',
+      'src/schema/index.ts',
+      'src/schema/model-info.type.ts',
+      'src/schema/out-of-range.type.ts',
+      'src/schema/prediction.type.ts',
+      'src/schema/product-type.enum.ts',
+      'src/schema/rate-limit.type.ts',
+      'src/schema/reading-field.enum.ts',
+      'src/schema/shadow.type.ts',
+      'src/resolvers/model.resolver.ts',
+      'src/resolvers/prediction.resolver.ts',
+      'src/resolvers/prediction-explanation.resolver.ts',
+    ],
+    tests: ['dist/test/schema.unit.test.js', 'dist/test/resolvers.unit.test.js', 'dist/test/executor.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);
