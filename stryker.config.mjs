@@ -153,6 +153,12 @@ const groups = {
     ],
     tests: ['dist/test/schema.unit.test.js', 'dist/test/resolvers.unit.test.js', 'dist/test/executor.unit.test.js'],
   },
+  // The model's lifecycle an operator sees (issue 25): states and readiness, reloads refused or switched,
+  // the shadow beside the primary (checked, sampled, dropped, promoted) and its exact per-pair sums.
+  host: {
+    mutate: ['src/inference/model-host.ts', 'src/inference/shadow-scorer.ts'],
+    tests: ['dist/test/model-host.unit.test.js', 'dist/test/shadow-scorer.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

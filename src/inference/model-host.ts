@@ -191,6 +191,7 @@ export class ModelHost {
   /** Every shadow run: its answers go to the prediction log under the primary's ids, then to the listener. */
   private readonly shadowScored: ShadowListener = (rows, outputs, version, primary) => {
     this.predictionLog?.appendShadow(primary, outputs, version);
+    // Stryker disable next-line OptionalChaining: equivalent, the scorer calls this inside a try/catch and this call is its last step
     this.shadowListener?.(rows, outputs, version, primary);
   };
 
