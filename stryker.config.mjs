@@ -159,6 +159,31 @@ const groups = {
     mutate: ['src/inference/model-host.ts', 'src/inference/shadow-scorer.ts'],
     tests: ['dist/test/model-host.unit.test.js', 'dist/test/shadow-scorer.unit.test.js'],
   },
+  // The small modules around the edges (issue 25): prediction ids and log records, the console and landing page,
+  // which protection each config gets, the package lookups, and the scripts' work (run on temporary directories).
+  misc: {
+    mutate: [
+      'src/prediction-log/uuidv7.ts',
+      'src/prediction-log/record.ts',
+      'src/http/console.ts',
+      'src/http/landing-page.ts',
+      'src/http/edge-state.ts',
+      'src/http/unencapsulated.ts',
+      'src/protection/index.ts',
+      'src/version.ts',
+      'src/violation.ts',
+      'src/scripts/console-examples.ts',
+      'src/scripts/dev.ts',
+      'src/scripts/emit-schema.ts',
+    ],
+    tests: [
+      'dist/test/prediction-record.unit.test.js',
+      'dist/test/console.unit.test.js',
+      'dist/test/create-protection.unit.test.js',
+      'dist/test/scripts.unit.test.js',
+      'dist/test/scripts.cli.unit.test.js',
+    ],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

@@ -34,6 +34,7 @@ export const consolePlugin = unencapsulated(async function consolePlugin(fastify
       dotfiles: 'deny',
       etag: true,
       lastModified: true,
+      // Stryker disable next-line BooleanLiteral: send's own max-age=0 would be replaced by setHeaders' value anyway; off says it is ours
       cacheControl: false, // set per file below
       setHeaders: (res, file) => {
         const relative = path.relative(base, file).split(path.sep).join('/');

@@ -13,8 +13,11 @@ function escape(text: string): string {
  * (no internet, a blocked CDN): links to the operator console and the schema, and a curl line that works.
  * The links sit in Apollo's own fallback block, which shows only while the Sandbox is missing.
  */
-export function landingPagePlugin<TContext extends BaseContext>(opts: { consoleUrl?: string }): ApolloServerPlugin<TContext> {
-  const inner = ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) as ApolloServerPlugin<TContext>;
+export function landingPagePlugin<TContext extends BaseContext>(
+  opts: { consoleUrl?: string },
+  // Apollo's page; tests pass a stand-in to drive the cases Apollo's never produces.
+  inner = ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) as ApolloServerPlugin<TContext>,
+): ApolloServerPlugin<TContext> {
   const curl =
     `curl -s -X POST "$ORIGIN/graphql" -H 'content-type: application/json' ` +
     `-d '{"query":"mutation { predict(input: {airTemperature: 298.9, processTemperature: 309.1, rotationalSpeed: 1500, torque: 40, toolWear: 100, productType: L}) { label probability isAnomaly } }"}'`;

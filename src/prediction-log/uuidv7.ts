@@ -8,18 +8,27 @@ import { randomFillSync } from 'node:crypto';
  * this draws 8 from a pool filled 512 ids at a time (one getrandom call instead of 512).
  */
 const POOL_IDS = 512;
-const pool = Buffer.allocUnsafe(POOL_IDS * 8);
-let poolAt = POOL_IDS * 8;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-function randomByte(): number {
-  if (poolAt === pool.length) {
-    randomFillSync(pool);
-    poolAt = 0;
-  }
-  return pool[poolAt++];
+/** Random bytes handed out one at a time from a buffer refilled (`fill`: one getrandom call) when spent. */
+export class RandomPool {
+  readonly size = POOL_IDS * 8;
+  private readonly pool = Buffer.allocUnsafe(this.size);
+  private at = this.size;
+
+  constructor(private readonly fill: (buffer: Buffer) => unknown = randomFillSync) {}
+
+  readonly byte = (): number => {
+    if (this.at === this.pool.length) {
+      this.fill(this.pool);
+      this.at = 0;
+    }
+    return this.pool[this.at++];
+  };
 }
+
+const randomByte = new RandomPool().byte;
 
 /**
  * Mints ids in order. One per process (`uuidv7`); tests make their own with a clock they control,
@@ -29,22 +38,26 @@ export class UuidV7Generator {
   private lastMs = -1;
   private seq = 0;
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  /** `random` gives one random byte per call (tests pin it; the default draws from the shared pool). */
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly random: () => number = randomByte,
+  ) {}
 
   /** A new UUIDv7 string, later (in string order) than every id this generator minted before. */
   next(): string {
     let ms = this.clock();
     if (ms > this.lastMs) {
       this.lastMs = ms;
-      // Start each millisecond at a random point of the lower half, leaving room to count up.
-      this.seq = randomByte() & 0x7ff;
+      // Start each millisecond at a random point of the first 256 (one random byte), leaving 3,840+ to count up.
+      this.seq = this.random() & 0x7ff;
     } else {
       // Same millisecond, or the clock stepped back: keep counting on the last timestamp so order holds.
       ms = this.lastMs;
       if (++this.seq > 0xfff) {
-        // 2,048+ ids in one millisecond: borrow the next one rather than repeat or reorder.
+        // 3,840+ ids in one millisecond: borrow the next one rather than repeat or reorder.
         ms = ++this.lastMs;
-        this.seq = randomByte() & 0x7ff;
+        this.seq = this.random() & 0x7ff;
       }
     }
     const seq = this.seq;
@@ -62,15 +75,15 @@ export class UuidV7Generator {
       HEX[0x70 | (seq >>> 8)] +
       HEX[seq & 0xff] +
       '-' +
-      HEX[0x80 | (randomByte() & 0x3f)] +
-      HEX[randomByte()] +
+      HEX[0x80 | (this.random() & 0x3f)] +
+      HEX[this.random()] +
       '-' +
-      HEX[randomByte()] +
-      HEX[randomByte()] +
-      HEX[randomByte()] +
-      HEX[randomByte()] +
-      HEX[randomByte()] +
-      HEX[randomByte()]
+      HEX[this.random()] +
+      HEX[this.random()] +
+      HEX[this.random()] +
+      HEX[this.random()] +
+      HEX[this.random()] +
+      HEX[this.random()]
     );
   }
 }

@@ -30,17 +30,28 @@ export async function emitSchema(): Promise<string> {
   return schemaToSdl(await buildSchema());
 }
 
-if (require.main === module) {
-  const out = path.resolve(process.argv[2] ?? 'schema.graphql');
-  emitSchema()
+/** What a run needs of its process (tests pass a recorder). */
+export interface ScriptIo {
+  cwd(): string;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  exit(code: number): void;
+}
+
+/** The command line: writes the SDL to `arg` (default schema.graphql, from the working directory) and exits. */
+export function runEmitSchema(arg: string | undefined, io: ScriptIo = process): Promise<void> {
+  const out = path.resolve(io.cwd(), arg ?? 'schema.graphql');
+  return emitSchema()
     .then((sdl) => {
       writeFileSync(out, sdl);
-      process.stdout.write(`wrote ${path.relative(process.cwd(), out) || out}\n`);
+      io.stdout.write(`wrote ${path.relative(io.cwd(), out) || out}\n`);
       // Timers of optional features (rate-limit stores...) must not keep a one-shot script alive.
-      process.exit(0);
+      io.exit(0);
     })
     .catch((err: unknown) => {
-      process.stderr.write(`emit-schema failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
+      io.stderr.write(`emit-schema failed: ${(err as Error).stack ?? String(err)}\n`);
+      io.exit(1);
     });
 }
+
+if (require.main === module) void runEmitSchema(process.argv[2]);
