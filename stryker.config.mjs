@@ -8,7 +8,7 @@
 // A group pairs modules with the fast test files that exercise them (no full servers: a server test
 // executes every module, so it would run for every surviving mutant). MUTATION_GROUP picks one group;
 // unset, every group runs in one Stryker run.
-const groups = {
+export const groups = {
   inference: {
     mutate: ['src/inference/model-io.ts', 'src/inference/inference.service.ts', 'src/inference/batcher.ts'],
     tests: [
