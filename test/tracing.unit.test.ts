@@ -10,7 +10,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext } from '@opentelemetry/api';
+import {
+  diag,
+  DiagLogLevel,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type DiagLogger,
+  type Span,
+  type SpanContext,
+} from '@opentelemetry/api';
 import { ExportResultCode, hrTimeToMilliseconds, type ExportResult } from '@opentelemetry/core';
 import {
   AlwaysOffSampler,
@@ -275,8 +286,21 @@ describe('SdkTracing.registerHttp', () => {
 // ------------------------------------------------------------------ sampling
 
 describe('sampling (OTEL_TRACES_SAMPLER)', () => {
+  const silentDiag: DiagLogger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {}, verbose: () => {} };
   /** Which of: no parent, a sampled parent, an unsampled parent, gets an exported server span. */
   async function sampled(over: Partial<TracingConfig>): Promise<string[]> {
+    // The SDK reports a sampler built wrong (and then falls back) on its diagnostic channel.
+    const complaints: string[] = [];
+    diag.setLogger({ ...silentDiag, error: (message: string) => complaints.push(message) }, DiagLogLevel.ERROR);
+    try {
+      return await sampledQuietly(over);
+    } finally {
+      diag.disable();
+      assert.deepEqual(complaints, [], 'the SDK complained about the sampler');
+    }
+  }
+
+  async function sampledQuietly(over: Partial<TracingConfig>): Promise<string[]> {
     const { tracing, finish } = make(over);
     const app = await httpApp(tracing);
     const answers = [
