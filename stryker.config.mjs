@@ -184,6 +184,19 @@ export const groups = {
       'dist/test/scripts.cli.unit.test.js',
     ],
   },
+  // Tracing and the drift and metrics-port listeners (issue 25): every span the SDK side makes, sampling, dropped-span
+  // counts and a bounded shutdown (in-memory exporter, a real OTLP receiver for the protocols); the drift series; METRICS_PORT.
+  tracing: {
+    mutate: [
+      'src/observability/tracing-sdk.ts',
+      'src/observability/tracing.ts',
+      'src/observability/request-spans.ts',
+      'src/observability/tracing.types.ts',
+      'src/observability/drift-metrics.ts',
+      'src/observability/metrics-server.ts',
+    ],
+    tests: ['dist/test/tracing.unit.test.js', 'dist/test/drift-metrics.unit.test.js', 'dist/test/metrics-server.unit.test.js'],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

@@ -89,7 +89,16 @@ export class DriftMetrics {
   private collect(): void {
     const drift = this.monitor;
     const reference = drift?.referenceInUse;
-    if (!drift || !reference) return;
+    if (!drift || !reference) {
+      // No reference (a reload to a model without model.json drift): nothing is measured, so no gauge may keep
+      // the last model's values. The counters keep their totals.
+      this.psi.reset();
+      this.windowBinRows.reset();
+      this.referenceBinRatio.reset();
+      this.windowAnomalies.reset();
+      this.windowFailureTypes.reset();
+      return;
+    }
     const { totals } = drift;
     const window = drift.counts();
     const psis = drift.psiPerField();

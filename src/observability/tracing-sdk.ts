@@ -35,12 +35,14 @@ import {
   TracerProvider,
   type Sampler,
   type SamplingResult,
+  type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { TracingConfig } from '../config';
 import type { AppContext } from '../context';
+import { ErrorCode } from '../errors';
 import type { DropReason, RunInfo } from '../inference/batcher';
 import type { ModelObserver } from '../inference/model-host';
 import { SERVER_VERSION } from '../version';
@@ -70,9 +72,8 @@ export class SdkTracing implements Tracing {
     private readonly tracer: Tracer,
   ) {}
 
-  static create(config: TracingConfig, deps: TracingDeps): SdkTracing {
-    const exporterOptions = { url: config.url, headers: config.headers, timeoutMillis: config.timeoutMs };
-    const exporter = config.protocol === 'http/json' ? new OtlpJsonExporter(exporterOptions) : new OtlpProtoExporter(exporterOptions);
+  /** `exporter`: where spans go instead of OTLP/HTTP (tests); production always leaves it out. */
+  static create(config: TracingConfig, deps: TracingDeps, exporter: SpanExporter = otlpExporter(config)): SdkTracing {
     const processor = new BatchSpanProcessor({
       exporter,
       maxQueueSize: config.batch.maxQueueSize,
@@ -105,12 +106,16 @@ export class SdkTracing implements Tracing {
       const path = request.url.split('?')[0];
       if (UNTRACED_PATHS.has(path)) return done();
       const parent = this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
-      const route = request.routeOptions.url ?? path;
-      const http = this.tracer.startSpan(
-        `${request.method} ${route}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'url.path': path, 'http.route': route } },
-        parent,
-      );
+      // Undefined when no route matched (a 404): then the name is the method alone, never the client's path
+      // (a span name a client could choose, one per path tried), and there is no http.route.
+      const route = request.routeOptions.url;
+      const attributes: Attributes = { 'http.request.method': request.method, 'url.path': path };
+      let name = request.method;
+      if (route !== undefined) {
+        name = `${request.method} ${route}`;
+        attributes['http.route'] = route;
+      }
+      const http = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
       request.otelSpans = { http, rows: 0 };
       done();
     });
@@ -137,15 +142,17 @@ export class SdkTracing implements Tracing {
           async didResolveOperation({ operation: document, operationName }) {
             if (!document) return;
             const type = document.operation;
-            operation.updateName(operationName ? `${type} ${operationName}` : type);
             // Names and the root field only: variables' values (readings, keys) never go into a span.
             operation.setAttribute('graphql.operation.type', type);
-            if (operationName) operation.setAttribute('graphql.operation.name', operationName);
+            if (operationName) {
+              operation.updateName(`${type} ${operationName}`);
+              operation.setAttribute('graphql.operation.name', operationName);
+            } else operation.updateName(type);
             operation.setAttribute('pm.graphql.root_field', rootFieldOf(document, known));
           },
           async willSendResponse({ response }) {
             const errors = response.body.kind === 'single' ? response.body.singleResult.errors : response.body.initialResult.errors;
-            const code = errors && errors.length > 0 ? (errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR') : undefined;
+            const code = errors && errors.length > 0 ? (errors[0].extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : undefined;
             const outcome = outcomeLabel(code);
             operation.setAttribute('pm.outcome', outcome);
             operation.setAttribute('pm.rows', spans.rows);
@@ -221,6 +228,12 @@ export class SdkTracing implements Tracing {
   }
 }
 
+/** OTEL_EXPORTER_OTLP_PROTOCOL's exporter, to OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT. */
+function otlpExporter(config: TracingConfig): SpanExporter {
+  const options = { url: config.url, headers: config.headers, timeoutMillis: config.timeoutMs };
+  return config.protocol === 'http/json' ? new OtlpJsonExporter(options) : new OtlpProtoExporter(options);
+}
+
 /** One ONNX run, linked to every sampled request whose rows it carried: a fan-in a span tree cannot show. */
 function runSpan(
   tracer: Tracer,
@@ -269,7 +282,7 @@ function baseSampler(config: TracingConfig): Sampler {
  * The configured sampler, except that a root span linked to sampled spans (an `onnx.run`) is sampled:
  * otherwise a sampled request's run would be kept only at the ratio's chance.
  */
-class LinkedRootSampler implements Sampler {
+export class LinkedRootSampler implements Sampler {
   constructor(private readonly base: Sampler) {}
 
   shouldSample(context: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {

@@ -26,7 +26,7 @@ export interface ReceivedSpan {
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
-  readonly requests: Array<{ path: string; contentType: string }> = [];
+  readonly requests: Array<{ path: string; contentType: string; headers: http.IncomingHttpHeaders }> = [];
 
   private constructor(
     private readonly server: http.Server,
@@ -42,7 +42,7 @@ export class OtlpReceiver {
         const contentType = String(req.headers['content-type'] ?? '');
         const body = Buffer.concat(chunks);
         const receiver = ready.receiver!;
-        receiver.requests.push({ path: req.url ?? '', contentType });
+        receiver.requests.push({ path: req.url ?? '', contentType, headers: req.headers });
         try {
           const spans = contentType.includes('json') ? decodeJson(body) : decodeExportRequest(body);
           for (const s of spans) receiver.spans.push({ ...s, contentType });
