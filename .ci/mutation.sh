@@ -19,6 +19,6 @@ start=$(date +%s)
 # (25-29 s a group, --concurrency 2); all ten groups 275 s on 6 December (15-38 s a group), all thirteen
 # 358 s (19-36 s a group, the machine loaded); with no baseline well past the ten-minute cap (docs/testing.md).
 # MUTATION_GROUP overrides the set.
-export MUTATION_GROUP="${MUTATION_GROUP:-inference,validation,limits,redis,config,errors,edge,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc,route,cluster,schema,host,misc}"
+export MUTATION_GROUP="${MUTATION_GROUP:-inference,validation,limits,redis,config,errors,edge,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc,route,cluster,schema,host,misc,app}"
 timeout --signal=INT 600 npm run test:mutation -- --incremental "$@"
 echo "== mutation run: $(( $(date +%s) - start )) s"
