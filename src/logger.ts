@@ -19,7 +19,8 @@ export function createLogger(
           target: 'pino-pretty',
           options: { destination: prettyTo, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' },
         })
-      : pino.destination({ sync: false }));
+      : // Stryker disable next-line ObjectLiteral: equivalent, SonicBoom's own default is sync: false (explicit for the reader)
+        pino.destination({ sync: false }));
   return pino(
     {
       level: config.logLevel,

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
+import type { Logger } from 'pino';
 import { attachProcess, runPrimary } from './cluster';
-import { ConfigError, loadConfig, loadEnvFile } from './config';
+import { ConfigError, loadConfig, loadEnvFile, type Config } from './config';
 import { ModelHost } from './inference/model-host';
 import { createLogger } from './logger';
 import { TrustedDocumentsError } from './protection/trusted-documents';
@@ -63,18 +64,7 @@ export async function main(deps: Partial<MainDeps> = {}): Promise<void> {
     throw err;
   }
   const { url } = await app.listen();
-  const origin = url.slice(0, -'/graphql'.length);
-  logger.info(
-    {
-      graphql: url,
-      ...(config.server.landingPage ? { sandbox: url } : {}),
-      ...(config.server.serveConsole ? { console: `${origin}/console/` } : {}),
-      env: config.nodeEnv,
-    },
-    `listening: GraphQL at ${url}` +
-      (config.server.landingPage ? ` (Apollo Sandbox: open it in a browser)` : '') +
-      (config.server.serveConsole ? `; operator console at ${origin}/console/` : ''),
-  );
+  logListening(logger, config, url);
   const serving = await attach(app, models, config, logger);
 
   let exiting = false;
@@ -111,6 +101,22 @@ export async function main(deps: Partial<MainDeps> = {}): Promise<void> {
     await app.stop().catch(() => undefined);
     proc.exit(shadow ? 2 : 1);
   }
+}
+
+/** The line that says where the server listens, and where the sandbox and the console are when served. */
+function logListening(logger: Logger, config: Config, url: string): void {
+  const origin = url.slice(0, -'/graphql'.length);
+  logger.info(
+    {
+      graphql: url,
+      ...(config.server.landingPage ? { sandbox: url } : {}),
+      ...(config.server.serveConsole ? { console: `${origin}/console/` } : {}),
+      env: config.nodeEnv,
+    },
+    `listening: GraphQL at ${url}` +
+      (config.server.landingPage ? ` (Apollo Sandbox: open it in a browser)` : '') +
+      (config.server.serveConsole ? `; operator console at ${origin}/console/` : ''),
+  );
 }
 
 // Run as the process (node dist/src/main.js); imported (tests), it only exports main.

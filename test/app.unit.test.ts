@@ -4,14 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, it, mock } from 'node:test';
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
+import pino from 'pino';
 import { App, type AppOptions } from '../src/app';
 import { loadConfig, type Config } from '../src/config';
+import { ErrorCode, HttpError } from '../src/errors';
 import { ModelHost } from '../src/inference/model-host';
 import { Metrics } from '../src/observability/metrics';
 import type { Tracing } from '../src/observability/tracing.types';
-import { createProtection } from '../src/protection';
+import { createProtection, type Protection } from '../src/protection';
 import { buildSchema } from '../src/server';
 import { LogCapture } from './helpers/server';
+
+const silent = pino({ level: 'silent' });
 
 // The HTTP edge as src/app.ts composes it, in-process (inject, or port 0 for listen): the error and
 // not-found handlers, request ids and security headers, load shedding, compression, the console, proxy
@@ -109,6 +113,19 @@ describe('App: what it is made of', () => {
     assert.equal(b.logs.lines.find((l) => l.msg === 'from fastify')?.level, 'warn');
   });
 
+  it("links the console from Apollo's landing page when the console is served", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'console-'));
+    writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>console</title>');
+    const page = (b: Built) => b.app.fastify.inject({ method: 'GET', url: '/graphql', headers: { accept: 'text/html' } });
+    const withConsole = await page(await build({ LANDING_PAGE: 'true' }, { consoleDir: root }));
+    assert.equal(withConsole.statusCode, 200);
+    assert.match(withConsole.body, /<a href="\/console\/">operator console<\/a>/);
+    const without = await page(await build({ LANDING_PAGE: 'true' }));
+    assert.equal(without.statusCode, 200);
+    assert.match(without.body, /\/schema\.graphql/);
+    assert.equal(without.body.includes('operator console'), false);
+  });
+
   it('serves the console from its directory when given one, and not otherwise', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'console-'));
     writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>console</title>');
@@ -163,14 +180,39 @@ describe('App: errors', () => {
     assert.equal(res.json().errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
   });
 
+  it('records the error code of a compressed error response in the access line', async () => {
+    // Compression (a route-level onSend) runs after the route has read the code from the error body.
+    const b = await build({ COMPRESSION_THRESHOLD_BYTES: '0', BODY_LIMIT_BYTES: '2048' });
+    const big = JSON.stringify({ query: `{ health { status } } # ${'x'.repeat(3000)}` });
+    const res = await postGraphql(b, { 'x-request-id': 'gz-413', 'accept-encoding': 'gzip' }, big);
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.equal(JSON.parse(gunzipSync(res.rawPayload).toString()).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
+    const access = await b.logs.waitFor((l) => l.msg === 'request' && l.requestId === 'gz-413');
+    assert.deepEqual(access.errorCodes, ['PAYLOAD_TOO_LARGE']);
+    assert.equal(access.outcome, 'error');
+  });
+
+  it('refuses for the request budget without metrics too', async () => {
+    const b = await build({ REQUEST_LIMIT_MAX: '1', RATE_LIMIT_ENABLED: 'true', METRICS_ENABLED: 'false' });
+    assert.equal(b.app.metrics, undefined);
+    assert.equal((await postGraphql(b)).statusCode, 200);
+    const refused = await postGraphql(b);
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.json().errors[0].extensions.code, 'RATE_LIMITED');
+  });
+
   it('counts requests refused for the request budget in the metrics, and nothing else', async () => {
-    const b = await build({ REQUEST_LIMIT_MAX: '2', RATE_LIMIT_ENABLED: 'true' });
+    const b = await build({ REQUEST_LIMIT_MAX: '3', RATE_LIMIT_ENABLED: 'true', BODY_LIMIT_BYTES: '2048' });
     const refusals = async () => {
       const { body } = await b.app.metrics!.metricsText();
       return body.split('\n').filter((l) => l.startsWith('pm_rate_limit_refusals_total{'));
     };
     assert.equal((await postGraphql(b)).statusCode, 200);
     await postGraphql(b, {}, '{"query": ');
+    // A 413 goes through the same error handler; it is no refusal for the budget.
+    const tooLarge = await postGraphql(b, {}, JSON.stringify({ query: `{ health { status } } # ${'x'.repeat(3000)}` }));
+    assert.equal(tooLarge.statusCode, 413);
     assert.equal((await refusals()).filter((l) => !l.endsWith(' 0')).length, 0);
     const refused = await postGraphql(b);
     assert.equal(refused.statusCode, 429);
@@ -178,6 +220,26 @@ describe('App: errors', () => {
     assert.deepEqual(
       (await refusals()).filter((l) => !l.endsWith(' 0')),
       ['pm_rate_limit_refusals_total{budget="requests"} 1'],
+    );
+  });
+
+  it('counts only the request budget: a RATE_LIMITED for another budget reaching the edge is not counted as one', async () => {
+    const rows = new HttpError(429, ErrorCode.RATE_LIMITED, 'Row budget spent', { budget: 'rows' });
+    const config = loadConfig({ ...BASE, RATE_LIMIT_ENABLED: 'true' });
+    const real = createProtection(config, silent);
+    const limiter = {
+      consumeRequest: async () => {
+        throw rows;
+      },
+    };
+    const b = await build({ RATE_LIMIT_ENABLED: 'true' }, { protection: { ...real, limiter } as unknown as Protection });
+    const refused = await postGraphql(b);
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.json().errors[0].extensions.budget, 'rows');
+    const { body } = await b.app.metrics!.metricsText();
+    assert.deepEqual(
+      body.split('\n').filter((l) => l.startsWith('pm_rate_limit_refusals_total{') && !l.endsWith(' 0')),
+      [],
     );
   });
 
