@@ -197,6 +197,19 @@ export const groups = {
     ],
     tests: ['dist/test/tracing.unit.test.js', 'dist/test/drift-metrics.unit.test.js', 'dist/test/metrics-server.unit.test.js'],
   },
+  // The process itself (issue 25): main's config refusals, cluster choice, signals and model load on fakes; the
+  // composition root; the Fastify edge (errors, ids, headers, load shedding, compression, proxy trust, timeouts,
+  // stop order); Apollo's options and plugins; the logger.
+  app: {
+    mutate: ['src/apollo.ts', 'src/context.ts', 'src/logger.ts', 'src/server.ts', 'src/app.ts', 'src/main.ts'],
+    tests: [
+      'dist/test/app.unit.test.js',
+      'dist/test/apollo.unit.test.js',
+      'dist/test/server.unit.test.js',
+      'dist/test/main.unit.test.js',
+      'dist/test/logger.unit.test.js',
+    ],
+  },
 };
 
 const names = process.env.MUTATION_GROUP ? process.env.MUTATION_GROUP.split(',') : Object.keys(groups);

@@ -13,6 +13,6 @@ start=$(date +%s)
 # (its sandbox build, one run of its test files, every result reused): all 22 groups of the third session
 # 436 s on 6 December with two other mutation runs beside it; with no baseline well past the ten-minute cap.
 # MUTATION_GROUP overrides the set.
-export MUTATION_GROUP="${MUTATION_GROUP:-inference,validation,limits,redis,config,errors,edge,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc,route,cluster,schema,host,misc,tracing}"
+export MUTATION_GROUP="${MUTATION_GROUP:-inference,validation,limits,redis,config,errors,edge,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc,route,cluster,schema,host,misc,tracing,app}"
 timeout --signal=INT 600 npm run test:mutation -- --incremental "$@"
 echo "== mutation run: $(( $(date +%s) - start )) s"

@@ -5,16 +5,22 @@ import type { ObservabilityConfig } from './config';
  * Structured JSON logs on stdout. Key material never reaches a log line (see redact).
  * With `logPretty` (LOG_PRETTY, development only; `npm run dev` turns it on) lines go through pino-pretty
  * in a worker thread instead: readable in a terminal, too slow and unparseable for production.
+ * `prettyTo` is where pretty lines go: stdout (file descriptor 1, pino-pretty's own default), or a file (tests).
  */
 export function createLogger(
   config: Pick<ObservabilityConfig, 'logLevel'> & Partial<Pick<ObservabilityConfig, 'logPretty'>>,
   destination?: pino.DestinationStream,
+  prettyTo: number | string = 1,
 ): Logger {
   const stream =
     destination ??
     (config.logPretty
-      ? pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } })
-      : pino.destination({ sync: false }));
+      ? pino.transport({
+          target: 'pino-pretty',
+          options: { destination: prettyTo, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' },
+        })
+      : // Stryker disable next-line ObjectLiteral: equivalent, SonicBoom's own default is sync: false (explicit for the reader)
+        pino.destination({ sync: false }));
   return pino(
     {
       level: config.logLevel,

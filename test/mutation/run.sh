@@ -5,7 +5,7 @@
 # every test file into every one of its mutants.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-groups="${MUTATION_GROUP:-inference,validation,limits,redis,config,errors,edge,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc,route,cluster,schema,host,misc,tracing}"
+groups="${MUTATION_GROUP:-inference,validation,limits,redis,config,errors,edge,model,lifecycle,observability,drift,trusted,predlog,gate,explain,http,ipc,route,cluster,schema,host,misc,tracing,app}"
 npx tsc -p tsconfig.json
 status=0
 for group in ${groups//,/ }; do
