@@ -19,6 +19,43 @@ const SHADOW_CHANNEL = 'pm:shadow';
 const SHADOW_COLLECT = 'pm:shadow:collect';
 type ShadowReport = { pair: ShadowPair; totals: ShadowTotals } | null;
 
+/**
+ * A ready worker's death is answered with a replacement at once; a death less than `resetMs` after the
+ * previous one waits `firstMs`, doubling with each further death in a row up to `maxMs`.
+ */
+export const RESTART_BACKOFF = { firstMs: 1_000, maxMs: 30_000, resetMs: 60_000 } as const;
+
+/** The wait before replacing the `deathsInRow`-th worker to die in a row (0: the first, replaced at once). */
+function restartDelayMs(deathsInRow: number): number {
+  if (deathsInRow === 0) return 0;
+  return Math.min(RESTART_BACKOFF.firstMs * 2 ** (deathsInRow - 1), RESTART_BACKOFF.maxMs);
+}
+
+/**
+ * Replaces a ready worker that died: at once, or, when it died soon after the previous death, after
+ * RESTART_BACKOFF's wait, so a crash loop (a request that kills workers, retried by its client) is no fork storm.
+ */
+function replacer(fork: () => void, logger: Logger, stopping: () => boolean) {
+  let deathsInRow = 0;
+  let lastDeath = -Infinity;
+  return (worker: Worker, code: number, signal: string): void => {
+    const now = Date.now();
+    deathsInRow = now - lastDeath < RESTART_BACKOFF.resetMs ? deathsInRow + 1 : 0;
+    lastDeath = now;
+    const delayMs = restartDelayMs(deathsInRow);
+    if (delayMs === 0) {
+      logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
+      fork();
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal, restartInMs: delayMs }, 'worker died again soon; its replacement waits');
+    // One timer per death, so two workers dying together are both replaced; none once the cluster stops.
+    setTimeout(() => {
+      if (!stopping()) fork();
+    }, delayMs);
+  };
+}
+
 /** What the primary uses of node:cluster: a test hands in fake workers (EventEmitters with send()). */
 export interface PrimaryCluster {
   readonly workers?: NodeJS.Dict<Worker>;
@@ -67,6 +104,7 @@ export function runPrimary(config: Config, logger: Logger, options: PrimaryOptio
     answerWorker(nodeCluster, stores, clusterMetrics, shadowCollector(nodeCluster, everReady), everReady, config, logger),
   );
 
+  const replace = replacer(fork, logger, () => stopping);
   nodeCluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     if (!everReady.has(worker.id)) {
@@ -77,8 +115,7 @@ export function runPrimary(config: Config, logger: Logger, options: PrimaryOptio
       return;
     }
     everReady.delete(worker.id);
-    logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
-    fork();
+    replace(worker, code, signal);
   });
 
   const stop = async (exitCode: number) => {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { runPrimary, type PrimaryCluster, type PrimaryOptions } from '../src/cluster';
+import { RESTART_BACKOFF, runPrimary, type PrimaryCluster, type PrimaryOptions } from '../src/cluster';
 import { loadConfig } from '../src/config';
 import { DriftMonitor, type DriftReference } from '../src/inference/drift';
 import type { ShadowTotals } from '../src/inference/shadow-scorer';
@@ -81,7 +81,8 @@ describe('runPrimary: forking, readiness, replacement', () => {
     assert.deepEqual(logged('worker ready').at(-1)!.fields, { pid: c.process.pid, ready: 3, workers: 3 });
   });
 
-  it('replaces a ready worker that dies with exactly one new worker, and keeps running', async () => {
+  it('replaces a ready worker that dies with exactly one new worker, and keeps running', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
     const { cluster, proc, allReady, logged } = start();
     allReady();
     const [a, b] = cluster.forked;
@@ -89,14 +90,70 @@ describe('runPrimary: forking, readiness, replacement', () => {
     assert.equal(cluster.forked.length, 3);
     assert.deepEqual(logged('worker died; starting a replacement')[0].fields, { pid: a.process.pid, code: null, signal: 'SIGKILL' });
     assert.equal(logged('worker died; starting a replacement')[0].level, 'error');
-    // The replacement gets ready, then dies too: it is replaced again (it had served).
+    // The replacement gets ready, then dies too, a minute later: it is replaced again (it had served) at once.
     const replacement = cluster.forked[2];
     cluster.message(replacement, { pm: 'pm:ready', id: 0 });
+    t.mock.timers.tick(RESTART_BACKOFF.resetMs);
     cluster.exit(replacement, 1);
     assert.equal(cluster.forked.length, 4);
     await settle();
     assert.deepEqual(proc.exits, []);
     assert.deepEqual(b.signals, [], 'the healthy worker is left alone');
+  });
+
+  it('waits before replacing a worker that dies soon after the last death: 1 s, doubling to 30 s, reset after a quiet minute', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+    const { cluster, logged } = start({ WORKERS: '1' });
+    const die = () => {
+      const live = cluster.forked.at(-1)!;
+      cluster.message(live, { pm: 'pm:ready', id: 0 });
+      cluster.exit(live, 1);
+      return live;
+    };
+    /** Dies; no replacement until exactly `wait` ms later. */
+    const diesAndWaits = (wait: number) => {
+      const before = cluster.forked.length;
+      const dead = die();
+      if (wait === 0) return assert.equal(cluster.forked.length, before + 1, 'replaced at once');
+      assert.deepEqual(logged('worker died again soon; its replacement waits').at(-1)!.fields, {
+        pid: dead.process.pid,
+        code: 1,
+        signal: null,
+        restartInMs: wait,
+      });
+      t.mock.timers.tick(wait - 1);
+      assert.equal(cluster.forked.length, before, `no replacement before ${wait} ms`);
+      t.mock.timers.tick(1);
+      assert.equal(cluster.forked.length, before + 1, `replaced after ${wait} ms`);
+    };
+    diesAndWaits(0);
+    for (const wait of [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]) diesAndWaits(wait);
+    // Deaths just under a minute apart are still in a row; a minute's quiet starts over.
+    t.mock.timers.tick(RESTART_BACKOFF.resetMs - 30_000 - 1);
+    diesAndWaits(30_000);
+    t.mock.timers.tick(RESTART_BACKOFF.resetMs - 30_000);
+    diesAndWaits(0);
+    diesAndWaits(1_000);
+  });
+
+  it('replaces two workers dying together, each after its own wait, and none once the cluster stops', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+    const { cluster, proc, allReady } = start({ WORKERS: '3' });
+    allReady();
+    const [a, b, c] = cluster.forked;
+    cluster.exit(a, 1); // at once
+    cluster.exit(b, 1); // 1 s
+    cluster.exit(c, 1); // 2 s
+    assert.equal(cluster.forked.length, 4);
+    t.mock.timers.tick(1_000);
+    assert.equal(cluster.forked.length, 5);
+    // SIGTERM while the third replacement waits: the cluster drains and no worker is forked after it.
+    proc.emit('SIGTERM');
+    t.mock.timers.tick(1_000);
+    assert.equal(cluster.forked.length, 5);
+    for (const w of cluster.forked.slice(3)) cluster.exit(w, 0);
+    await settle();
+    assert.deepEqual(proc.exits, [0]);
   });
 
   for (const [code, signal, exitCode] of [
