@@ -631,13 +631,24 @@ describe('ModelHost: the shadow', () => {
     assert.equal(host.shadowTotals(), undefined);
   });
 
-  it('a shadow directory that does not load leaves no shadow', async () => {
-    const { host } = await readyHost();
-    await assert.rejects(
-      host.loadShadow(() => Promise.reject(new Error('no model.json')), SHADOW_OPTIONS),
-      { message: 'no model.json' },
-    );
+  it('a shadow directory that does not load leaves no shadow, and no later reload tries it again', async () => {
+    const { observer, events } = recordingObserver();
+    const host = new ModelHost();
+    host.observe(observer);
+    const primary = factory(new FakeService('v1'), new FakeService('v2'));
+    await host.load(primary.create);
+    let shadowLoads = 0;
+    const broken: ServiceFactory = () => {
+      shadowLoads++;
+      return Promise.reject(new Error('no model.json'));
+    };
+    await assert.rejects(host.loadShadow(broken, SHADOW_OPTIONS), { message: 'no model.json' });
     assert.equal(host.shadow(), undefined);
+    const served = await host.reload(recordingLogger().logger);
+    assert.equal(served.manifest.version, 'v2');
+    assert.equal(shadowLoads, 1, 'the dropped shadow is not loaded again');
+    assert.equal(host.shadow(), undefined);
+    assert.ok(events.includes('reloaded:ok'), events.join());
   });
 
   it('closes a shadow that arrives after the host began draining', async () => {

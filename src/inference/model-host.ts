@@ -246,13 +246,20 @@ export class ModelHost {
     if (state.status !== 'ready') throw new Error(`cannot load a shadow model in state ${state.status}`);
     this.shadowFactory = create;
     this.shadowOptions = options;
-    const { service, relay } = await this.createShadow();
-    const now = this.current as ModelState;
-    if (now.status !== 'ready') {
-      await service.close();
-      throw new Error(`model host was ${now.status} while loading the shadow`);
+    try {
+      const { service, relay } = await this.createShadow();
+      const now = this.current as ModelState;
+      if (now.status !== 'ready') {
+        await service.close();
+        throw new Error(`model host was ${now.status} while loading the shadow`);
+      }
+      return this.pair(now.service, service, relay);
+    } catch (err) {
+      // No shadow is kept, so a later reload must not load this one again (and report it refused).
+      this.shadowFactory = undefined;
+      this.shadowOptions = undefined;
+      throw err;
     }
-    return this.pair(now.service, service, relay);
   }
 
   /**
