@@ -37,7 +37,8 @@ describe('Metrics', () => {
           return s.labels[label];
         })
         .sort();
-    assert.deepEqual(zeros('pm_rate_limit_refusals_total', 'budget'), [...RATE_LIMIT_BUDGETS].sort());
+    assert.deepEqual(zeros('pm_rate_limit_refusals_total', 'budget'), ['operations', 'requests', 'rows']);
+    assert.deepEqual([...RATE_LIMIT_BUDGETS].sort(), ['operations', 'requests', 'rows']);
     assert.deepEqual(zeros('pm_inference_dropped_rows_total', 'reason'), ['deadline', 'disconnected']);
     assert.deepEqual(zeros('pm_model_reloads_total', 'outcome'), ['ok', 'refused']);
     assert.deepEqual(zeros('pm_shadow_dropped_rows_total', 'reason'), ['deadline', 'failed', 'queue_full', 'withdrawn']);
@@ -211,5 +212,19 @@ describe('metrics plugin: root fields and outcomes', () => {
     assert.equal(metricValue(t, 'pm_rate_limit_refusals_total', { budget: 'operations' }), 1);
     assert.equal(metricValue(t, 'pm_rate_limit_refusals_total', { budget: 'requests' }), 0);
     assert.ok(!t.includes('zz_'));
+  });
+
+  it('times each operation from requestDidStart to willSendResponse, in seconds', async (t) => {
+    let now = 1_000;
+    t.mock.method(performance, 'now', () => now);
+    const m = new Metrics({ defaultMetrics: false });
+    const hooks = (await metricsPlugin(m, schema).requestDidStart!({} as never))!;
+    await hooks.didResolveOperation!({ operation: operation('{ health }') } as never);
+    now = 1_250;
+    await hooks.willSendResponse!({ response: { body: { kind: 'single', singleResult: {} } } } as never);
+    const scraped = await text(m);
+    assert.equal(metricValue(scraped, 'pm_graphql_operation_duration_seconds_sum', { root_field: 'health' }), 0.25);
+    assert.equal(metricValue(scraped, 'pm_graphql_operation_duration_seconds_bucket', { root_field: 'health', le: '0.25' }), 1);
+    assert.equal(metricValue(scraped, 'pm_graphql_operation_duration_seconds_bucket', { root_field: 'health', le: '0.1' }), 0);
   });
 });

@@ -346,7 +346,10 @@ describe('loadModelArtifacts: every field the server relies on is checked', () =
     await assert.rejects(
       loadWith((m) => (m.onnx.file = 'absent.onnx')),
       (err: Error) =>
-        err instanceof ModelLoadError && err.message.startsWith(`${path.join(modelDir, 'absent.onnx')}: cannot read ONNX model (ENOENT`),
+        err instanceof ModelLoadError &&
+        err.name === 'ModelLoadError' &&
+        (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' &&
+        err.message.startsWith(`${path.join(modelDir, 'absent.onnx')}: cannot read ONNX model (ENOENT`),
     );
     // Any one byte changed: the hash no longer matches.
     const changed = Buffer.from(onnx);
