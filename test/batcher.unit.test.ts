@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { performance } from 'node:perf_hooks';
+import { describe, it, type TestContext } from 'node:test';
 import { GraphQLError } from 'graphql';
-import { RowBatcher } from '../src/inference/batcher';
+import { RowBatcher, type BatcherHooks, type DropReason, type RunInfo } from '../src/inference/batcher';
 
 /** A runBatch that records each call and can be held open until released. */
 function recorder<T>(fn: (rows: readonly T[]) => T[] = (rows) => [...rows]) {
@@ -250,5 +251,207 @@ describe('RowBatcher deadlines and abandoned work', () => {
     await work;
     await idled;
     assert.equal(idle, true);
+  });
+});
+
+/** performance.now, as the batcher reads it, under the test's control. */
+function fakeClock(t: TestContext, start = 1_000) {
+  const clock = { now: start };
+  t.mock.method(performance, 'now', () => clock.now);
+  return clock;
+}
+
+/** Tracing hooks that record what they are told. */
+function tracer() {
+  const waits: Array<[unknown, number, number, DropReason | undefined]> = [];
+  const runs: Array<[readonly unknown[], number, number, boolean, RunInfo | undefined]> = [];
+  const hooks: BatcherHooks = {
+    onTracedWait: (trace, queuedAt, rows, dropped) => waits.push([trace, queuedAt, rows, dropped]),
+    onTracedRun: (traces, rows, startedAt, ok, info) => runs.push([[...traces], rows, startedAt, ok, info]),
+  };
+  return { waits, runs, hooks };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+const INFO: RunInfo = { modelVersion: 'v-test', device: 'cpu' };
+
+describe('RowBatcher tracing hooks', () => {
+  it('reports each traced call’s wait once, with its trace, and the run’s traces; nothing for untraced calls', async (t) => {
+    const clock = fakeClock(t);
+    const { waits, runs, hooks } = tracer();
+    const b = new RowBatcher<number, number>({ runBatch: async (rows) => rows.map((x) => x * 10), hooks, runInfo: INFO });
+    const traced = b.load(1, undefined, 'T');
+    clock.now = 1_005;
+    const untraced = b.load(2);
+    clock.now = 1_010;
+    const many = b.loadAll([3, 4], undefined, 'U');
+    clock.now = 1_020;
+    assert.deepEqual(await Promise.all([traced, untraced, many]), [10, 20, [30, 40]]);
+    assert.deepEqual(waits, [
+      ['T', 1_000, 1, undefined],
+      ['U', 1_010, 2, undefined],
+    ]);
+    assert.deepEqual(runs, [[['T', 'U'], 4, 1_020, true, INFO]]);
+  });
+
+  it('hands onTracedRun only the traced calls of a run that carries untraced ones too', async () => {
+    const { runs, waits, hooks } = tracer();
+    const b = new RowBatcher<number, number>({ runBatch: async (rows) => [...rows], hooks });
+    assert.deepEqual(await Promise.all([b.load(1), b.load(2, undefined, 'T'), b.loadAll([3, 4])]), [1, 2, [3, 4]]);
+    assert.equal(runs.length, 1);
+    assert.deepEqual(runs[0][0], ['T']);
+    assert.equal(runs[0][1], 4);
+    assert.equal(runs[0][4], undefined, 'no runInfo given');
+    assert.deepEqual(
+      waits.map((w) => w[0]),
+      ['T'],
+    );
+  });
+
+  it('never calls the tracing hooks for runs and waits of untraced calls only', async () => {
+    const { runs, waits, hooks } = tracer();
+    const b = new RowBatcher<number, number>({ runBatch: async (rows) => [...rows], hooks });
+    assert.deepEqual(await Promise.all([b.loadAll([1, 2]), b.load(3)]), [[1, 2], 3]);
+    assert.deepEqual(runs, []);
+    assert.deepEqual(waits, []);
+    await b.load(4, undefined, 'T');
+    assert.deepEqual(
+      runs.map((r) => r[0]),
+      [['T']],
+    );
+  });
+
+  it('a failed run is reported with ok=false, a successful one with ok=true', async (t) => {
+    const clock = fakeClock(t);
+    const { runs, hooks } = tracer();
+    let fail = true;
+    const b = new RowBatcher<number, number>({
+      runBatch: async (rows) => {
+        if (fail) throw new Error('run failed');
+        return [...rows];
+      },
+      hooks,
+      runInfo: INFO,
+    });
+    await assert.rejects(b.loadAll([1, 2], undefined, 'F'), /run failed/);
+    fail = false;
+    clock.now = 2_000;
+    assert.equal(await b.load(3, undefined, 'S'), 3);
+    assert.deepEqual(runs, [
+      [['F'], 2, 1_000, false, INFO],
+      [['S'], 1, 2_000, true, INFO],
+    ]);
+  });
+
+  it('traced calls settle on a batcher without tracing hooks, whether their run succeeds or fails', async () => {
+    const ran: boolean[] = [];
+    const ok = new RowBatcher<number, number>({ runBatch: async (rows) => [...rows], hooks: { onRun: (_r, _s, done) => ran.push(done) } });
+    assert.equal(await ok.load(1, undefined, 'T'), 1);
+    assert.deepEqual(await ok.loadAll([2, 3], undefined, 'T2'), [2, 3]);
+    const bare = new RowBatcher<number, number>({ runBatch: async (rows) => [...rows] });
+    assert.equal(await bare.load(4, undefined, 'T'), 4);
+    const failing = new RowBatcher<number, number>({
+      runBatch: async () => {
+        throw new Error('run failed');
+      },
+    });
+    await assert.rejects(failing.load(5, undefined, 'T'), /run failed/);
+    assert.deepEqual(ran, [true, true]);
+  });
+
+  it('reports a traced call dropped at its deadline with the reason; nothing for an untraced one', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const clock = fakeClock(t);
+    const { waits, runs, hooks } = tracer();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new RowBatcher<number, number>({
+      runBatch: async (rows) => {
+        await gate;
+        return [...rows];
+      },
+      maxQueueWaitMs: 100,
+      hooks,
+    });
+    const running = b.load(1);
+    await turn();
+    clock.now = 1_050;
+    const late = b.loadAll([2, 3], undefined, 'T');
+    const lateUntraced = b.load(4);
+    const outcomes = Promise.allSettled([late, lateUntraced]);
+    t.mock.timers.tick(100);
+    const [a, c] = await outcomes;
+    for (const o of [a, c]) {
+      assert.equal(o.status, 'rejected');
+      assert.equal(((o as PromiseRejectedResult).reason as GraphQLError).extensions.code, 'SERVER_BUSY');
+    }
+    assert.deepEqual(waits, [['T', 1_050, 2, 'deadline']]);
+    release();
+    assert.equal(await running, 1);
+    assert.deepEqual(runs, [], 'no traced call ran');
+  });
+
+  it('reports a traced call dropped by its signal with the reason; nothing for an untraced one', async () => {
+    const { waits, hooks } = tracer();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new RowBatcher<number, number>({
+      runBatch: async (rows) => {
+        await gate;
+        return [...rows];
+      },
+      hooks,
+    });
+    const running = b.load(1);
+    await turn();
+    const gone = new AbortController();
+    const goneUntraced = new AbortController();
+    const traced = b.loadAll([2, 3, 4], gone.signal, 'T');
+    const untraced = b.load(5, goneUntraced.signal);
+    gone.abort();
+    goneUntraced.abort();
+    for (const call of [traced, untraced]) {
+      await assert.rejects(call, (err: GraphQLError) => err.extensions.code === 'CLIENT_CLOSED_REQUEST');
+    }
+    assert.equal(waits.length, 1);
+    assert.equal(waits[0][0], 'T');
+    assert.equal(waits[0][2], 3);
+    assert.equal(waits[0][3], 'disconnected');
+    assert.equal(typeof waits[0][1], 'number');
+    release();
+    assert.equal(await running, 1);
+  });
+
+  it('a traced call dropped on a batcher without onTracedWait still rejects with its code', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const drops: Array<[DropReason, number]> = [];
+    const b = new RowBatcher<number, number>({
+      runBatch: async (rows) => {
+        await gate;
+        return [...rows];
+      },
+      maxQueueWaitMs: 100,
+      hooks: { onTracedRun: () => {}, onDrop: (reason, rows) => drops.push([reason, rows]) },
+    });
+    const running = b.load(1);
+    await turn();
+    const gone = new AbortController();
+    const disconnected = b.load(2, gone.signal, 'A');
+    gone.abort();
+    await assert.rejects(disconnected, (err: GraphQLError) => err.extensions.code === 'CLIENT_CLOSED_REQUEST');
+    const late = b.loadAll([3, 4], undefined, 'D');
+    const settled = Promise.allSettled([late]);
+    t.mock.timers.tick(100);
+    const [outcome] = await settled;
+    assert.equal(outcome.status, 'rejected');
+    assert.equal(((outcome as PromiseRejectedResult).reason as GraphQLError).extensions.code, 'SERVER_BUSY');
+    assert.deepEqual(drops, [
+      ['disconnected', 1],
+      ['deadline', 2],
+    ]);
+    release();
+    assert.equal(await running, 1);
   });
 });

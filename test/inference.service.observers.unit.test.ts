@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { GraphQLError } from 'graphql';
 import type { RunInfo } from '../src/inference/batcher';
 import type { DriftMonitor } from '../src/inference/drift';
 import { InferenceService, type PredictionResult } from '../src/inference/inference.service';
@@ -137,6 +138,14 @@ describe('InferenceService observers', () => {
     }
   });
 
+  it('calls onRunError for nothing while no tap is set', async () => {
+    service.tapPredictions(undefined);
+    runErrors.length = 0;
+    await service.predict(READING);
+    await service.predictMany([READING, HOT]);
+    assert.deepEqual(runErrors, []);
+  });
+
   it('traced runs carry the model version and device; idle() resolves once nothing is queued', async () => {
     traced.length = 0;
     const pending = service.predictMany([READING, HOT], undefined, { trace: 'trace-handle' });
@@ -147,6 +156,65 @@ describe('InferenceService observers', () => {
     assert.ok(idle);
     assert.equal(service.stats().queuedRows, 0);
     assert.deepEqual(traced, [{ traces: ['trace-handle'], info: { modelVersion: manifest.version, device: 'cpu' } }]);
+  });
+});
+
+describe('InferenceService observers, on a service created with none', () => {
+  let service: InferenceService;
+  before(async () => {
+    service = await InferenceService.create({ modelDir: MODEL_DIR, device: 'cpu' });
+  });
+  after(() => service.close());
+
+  it('appends to a prediction log set later with logPredictions, until it is unset', async () => {
+    const entries: PredictionLogEntry[] = [];
+    await service.predict(READING, undefined, { requestId: 'before' });
+    service.logPredictions({ append: (e: PredictionLogEntry) => entries.push(e) } as unknown as PredictionLog);
+    const one = await service.predict(READING, undefined, { requestId: 'x' });
+    const many = await service.predictMany([READING, HOT], undefined, { requestId: 'y' });
+    assert.deepEqual(
+      entries.map((e) => [e.requestId, e.role, e.rows]),
+      [
+        ['x', 'primary', [one]],
+        ['y', 'primary', many],
+      ],
+    );
+    service.logPredictions(undefined);
+    await service.predict(READING, undefined, { requestId: 'after' });
+    await service.predictMany([READING], undefined, { requestId: 'after-many' });
+    assert.equal(entries.length, 2, 'nothing appended after logPredictions(undefined)');
+  });
+
+  it('a tap that throws, with no onRunError, never fails the callers', async () => {
+    let calls = 0;
+    service.tapPredictions(() => {
+      calls++;
+      throw new Error('tap failed');
+    });
+    try {
+      const p = await service.predict(READING);
+      assert.equal(p.reading, READING);
+      assert.equal(calls, 1);
+    } finally {
+      service.tapPredictions(undefined);
+    }
+  });
+
+  it('a failed session run, with no onRunError, rejects with INFERENCE_FAILED', async () => {
+    const session = (service as unknown as { session: { run: unknown } }).session;
+    const run = session.run;
+    session.run = async () => {
+      throw new Error('onnxruntime exploded');
+    };
+    try {
+      await assert.rejects(service.predict(READING), (err: GraphQLError) => {
+        assert.equal(err.extensions.code, 'INFERENCE_FAILED');
+        return true;
+      });
+    } finally {
+      session.run = run;
+    }
+    assert.equal((await service.predict(READING)).reading, READING);
   });
 });
 
