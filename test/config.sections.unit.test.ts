@@ -67,6 +67,11 @@ describe('drift settings', () => {
       refuses({ DRIFT_PSI_MODERATE: raw }, 'DRIFT_PSI_MODERATE', `expected a number like 0.25, got "${raw}"`);
     }
   });
+
+  it('DRIFT_WINDOW_MAX_AGE: a duration; anything else is refused, naming the variable', () => {
+    assert.equal(drift({ DRIFT_WINDOW_MAX_AGE: '15m' }).maxAgeMs, 900_000);
+    refuses({ DRIFT_WINDOW_MAX_AGE: 'soon' }, 'DRIFT_WINDOW_MAX_AGE', 'expected a duration like 15m, 900s or 1h, got "soon"');
+  });
 });
 
 describe('prediction log', () => {
@@ -137,6 +142,8 @@ describe('shadow model', () => {
       ['1.', 1],
       ['1.0', 1],
       ['0.001', 0.001],
+      ['00.5', 0.5],
+      ['01', 1],
     ] as const) {
       assert.deepEqual(shadow({ SHADOW_MODEL_DIR: ` ${modelDir} `, SHADOW_SAMPLE_RATE: raw }), { modelDir, sampleRate: rate });
     }
@@ -205,5 +212,102 @@ describe('trusted documents', () => {
     assert.equal(trusted({ ...base, INTROSPECTION: 'false' }).introspectionInRequire, false);
     assert.equal(trusted({ ...base, INTROSPECTION: ' ' }).introspectionInRequire, false);
     assert.equal(trusted({ ...base, TRUSTED_DOCUMENTS: 'allow', INTROSPECTION: 'true' }).introspectionInRequire, false);
+  });
+});
+
+describe('tracing: the OTEL_* variables read leniently where the SDK does', () => {
+  const tracing = (env: Record<string, string>) => loadConfig(env).observability.tracing;
+
+  it('keys and values of OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS are trimmed', () => {
+    assert.deepEqual(tracing({ OTEL_RESOURCE_ATTRIBUTES: 'team =ml, region= eu ,tier = gold' }).resourceAttributes, {
+      team: 'ml',
+      region: 'eu',
+      tier: 'gold',
+    });
+    assert.deepEqual(tracing({ OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant =pm,authorization= Bearer%20abc' }).headers, {
+      'x-tenant': 'pm',
+      authorization: 'Bearer abc',
+    });
+  });
+
+  it('a malformed endpoint is refused with an example of a good one, quoting what was given', () => {
+    refuses(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' },
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'expected an http(s) URL like http://collector:4318, got "not a url"',
+    );
+    refuses(
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' },
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'expected an http(s) URL like http://collector:4318, got "not a url"',
+    );
+  });
+
+  it('a blank traces-specific protocol or endpoint falls back to the general one', () => {
+    assert.equal(tracing({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: '  ', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).protocol, 'http/json');
+    assert.equal(tracing({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: '', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).protocol, 'http/json');
+    assert.equal(
+      tracing({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '  ', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).url,
+      'http://collector:4318/v1/traces',
+    );
+    assert.equal(tracing({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' }).url, 'http://localhost:4318/v1/traces');
+  });
+
+  it('/v1/traces is appended to the general endpoint, with or without a path or a trailing slash', () => {
+    for (const [base, url] of [
+      ['http://collector:4318', 'http://collector:4318/v1/traces'],
+      ['http://collector:4318/', 'http://collector:4318/v1/traces'],
+      ['http://collector:4318/otel', 'http://collector:4318/otel/v1/traces'],
+      ['https://collector:4318/otel/', 'https://collector:4318/otel/v1/traces'],
+    ] as const) {
+      assert.equal(tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: base }).url, url, base);
+    }
+  });
+
+  it('OTEL_TRACES_SAMPLER_ARG: a decimal or exponent form between 0 and 1; trailing text refused', () => {
+    for (const [raw, ratio] of [
+      ['1e0', 1],
+      ['1E0', 1],
+      ['1e-5', 1e-5],
+      ['1e-10', 1e-10],
+      ['.5', 0.5],
+      ['0', 0],
+      ['1', 1],
+    ] as const) {
+      assert.equal(tracing({ OTEL_TRACES_SAMPLER_ARG: raw }).samplerRatio, ratio, raw);
+    }
+    for (const raw of ['0.5x', '1e', '1e-', 'e-5', '0.5 1', '1e1']) {
+      refuses({ OTEL_TRACES_SAMPLER_ARG: raw }, 'OTEL_TRACES_SAMPLER_ARG', `expected a ratio between 0 and 1, got "${raw}"`);
+    }
+  });
+
+  it('OTEL_BSP_MAX_QUEUE_SIZE may equal the export batch size, not be smaller', () => {
+    assert.deepEqual(tracing({ OTEL_BSP_MAX_QUEUE_SIZE: '512' }).batch, {
+      scheduleDelayMs: 5_000,
+      exportTimeoutMs: 30_000,
+      maxQueueSize: 512,
+      maxExportBatchSize: 512,
+    });
+    refuses({ OTEL_BSP_MAX_QUEUE_SIZE: '511' }, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'must be at most OTEL_BSP_MAX_QUEUE_SIZE (511), got 512');
+  });
+
+  it('OTEL_TRACES_SAMPLER: each of the six SDK samplers, in any case', () => {
+    assert.equal(tracing({}).sampler, 'parentbased_always_on');
+    for (const name of [
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ]) {
+      assert.equal(tracing({ OTEL_TRACES_SAMPLER: name }).sampler, name);
+      assert.equal(tracing({ OTEL_TRACES_SAMPLER: ` ${name.toUpperCase()} ` }).sampler, name);
+    }
+    refuses(
+      { OTEL_TRACES_SAMPLER: 'parentbased' },
+      'OTEL_TRACES_SAMPLER',
+      'expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, got "parentbased"',
+    );
   });
 });

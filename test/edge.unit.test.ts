@@ -3,6 +3,7 @@
 // Functions are called directly, or mounted on a bare Fastify instance wired as src/app.ts wires /graphql
 // (JSON parsers only, the decoding preParsing hook, the error handler) and driven with fastify.inject.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { after, describe, it } from 'node:test';
@@ -10,6 +11,8 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import zlib from 'node:zlib';
 import fastifyCors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { parse as parseGraphql } from 'graphql';
+import type { TrustedDocumentsConfig, TrustedDocumentsMode } from '../src/config';
 import { ErrorCode, HttpError } from '../src/errors';
 import { decodeRequestBody, jsonBodyParser, JSON_CONTENT_TYPES } from '../src/http/body';
 import { BulkLane, LARGE_BODY_BYTES } from '../src/http/bulk-lane';
@@ -17,7 +20,9 @@ import { apiKeyOf, identify, sha256Hex } from '../src/http/client-identity';
 import { corsOriginRule } from '../src/http/cors';
 import { errorPayload, errorReply, toHttpError } from '../src/http/errors';
 import { rateLimitHeaders } from '../src/http/rate-limit-headers';
+import { TrustedDocumentGate } from '../src/http/trusted-documents';
 import type { BudgetState } from '../src/protection/rate-limiter';
+import type { TrustedDocument, TrustedDocuments } from '../src/protection/trusted-documents';
 
 describe('client identity', () => {
   const SHA_ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
@@ -195,6 +200,107 @@ describe('jsonBodyParser', () => {
     });
     for (let turns = 0; calls.length < 2 && turns < 5; turns++) await nextTurn();
     assert.deepEqual(calls, [null, boom]);
+  });
+});
+
+describe('jsonBodyParser with trusted documents', () => {
+  const TEXT = 'query Health { health { status } }';
+  const HEX = createHash('sha256').update(TEXT).digest('hex');
+  const DOC: TrustedDocument = { id: `sha256:${HEX}`, hash: HEX, text: TEXT, document: parseGraphql(TEXT), file: '/manifests/web.json' };
+  const documents = { byHex: (hex: string) => (hex === HEX ? DOC : undefined) } as unknown as TrustedDocuments;
+  const gate = (mode: TrustedDocumentsMode) => {
+    const config: TrustedDocumentsConfig = { mode, files: ['/manifests/web.json'], introspectionInRequire: false };
+    return new TrustedDocumentGate(documents, config, 1000);
+  };
+  /** Every answer the parser gives for `body` under `trusted`, after the turns a large body takes. */
+  const answers = async (trusted: TrustedDocumentGate, body: string | Buffer) => {
+    const out: Array<{ err: Error | null; body?: unknown }> = [];
+    jsonBodyParser(new BulkLane(), trusted)({} as never, Buffer.from(body), (err, parsed) => void out.push({ err, body: parsed }));
+    for (let turns = 0; turns < 5; turns++) await nextTurn();
+    return out;
+  };
+  const refusedWith = async (trusted: TrustedDocumentGate, body: string | Buffer) => {
+    const out = await answers(trusted, body);
+    assert.equal(out.length, 1, 'answered once');
+    const [{ err, body: parsed }] = out;
+    assert.ok(err instanceof HttpError, `an HttpError, got ${String(err)}`);
+    assert.equal(parsed, undefined);
+    return [err.status, err.code];
+  };
+  const TEXT_REFUSED = [403, ErrorCode.TRUSTED_DOCUMENT_REQUIRED];
+
+  it('require mode: a documentId is resolved to its document, once, as the gate made it', async () => {
+    const g = gate('require');
+    const out = await answers(g, JSON.stringify({ documentId: DOC.id, variables: { a: 1 } }));
+    assert.deepEqual(out, [{ err: null, body: { variables: { a: 1 }, query: TEXT } }]);
+    assert.ok(g.isTrusted(out[0]!.body), 'the very object resolveBody returned');
+  });
+
+  it('allow mode: free text passes as parsed', async () => {
+    const body = { query: '{ health { status } }', variables: { a: 1 } };
+    assert.deepEqual(await answers(gate('allow'), JSON.stringify(body)), [{ err: null, body }]);
+  });
+
+  it('require mode: text refused before the JSON parse when the body opens with {"query":", after it otherwise', async () => {
+    assert.deepEqual(await refusedWith(gate('require'), '{"query":"{ health'), TEXT_REFUSED, 'not even valid JSON');
+    assert.deepEqual(await refusedWith(gate('require'), ' {"query":"{ health { status } }"}'), TEXT_REFUSED);
+    assert.deepEqual(await refusedWith(gate('require'), '{"operationName":null,"query":"{ health { status } }"}'), TEXT_REFUSED);
+  });
+
+  it('invalid JSON, invalid UTF-8 and an unknown id under a gate: 400, answered once', async () => {
+    for (const mode of ['allow', 'require'] as const) {
+      assert.deepEqual(await refusedWith(gate(mode), '{"documentId":'), [400, ErrorCode.BAD_REQUEST], mode);
+      assert.deepEqual(await refusedWith(gate(mode), Buffer.from([0x7b, 0xff, 0x7d])), [400, ErrorCode.BAD_REQUEST], mode);
+      assert.deepEqual(
+        await refusedWith(gate(mode), JSON.stringify({ documentId: `sha256:${'a'.repeat(64)}` })),
+        [400, ErrorCode.TRUSTED_DOCUMENT_NOT_FOUND],
+        mode,
+      );
+    }
+  });
+
+  it('a large body goes through the gate in the bulk lane as well', async () => {
+    const query = `{ health { status } }${' '.repeat(LARGE_BODY_BYTES)}`;
+    assert.deepEqual(await answers(gate('allow'), JSON.stringify({ query })), [{ err: null, body: { query } }]);
+    const named = JSON.stringify({ documentId: DOC.id, operationName: 'Health', pad: ' '.repeat(LARGE_BODY_BYTES) });
+    assert.deepEqual(await answers(gate('require'), named), [
+      { err: null, body: { operationName: 'Health', pad: ' '.repeat(LARGE_BODY_BYTES), query: TEXT } },
+    ]);
+  });
+
+  it("the body delivered is resolveBody's result; what resolveBody throws is the answer", async () => {
+    const seen: unknown[] = [];
+    const raw: Array<[string, boolean]> = [];
+    const resolved = { query: '{ resolved }' };
+    const fake = {
+      refuseRaw: (body: Buffer, large: boolean) => void raw.push([body.toString(), large]),
+      resolveBody: (body: unknown) => {
+        seen.push(body);
+        return resolved;
+      },
+    } as unknown as TrustedDocumentGate;
+    const out = await answers(fake, '{"documentId":"x"}');
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.err, null);
+    assert.equal(out[0]!.body, resolved);
+    assert.deepEqual(seen, [{ documentId: 'x' }]);
+    assert.deepEqual(raw, [['{"documentId":"x"}', false]]);
+
+    const refusal = new HttpError(403, ErrorCode.TRUSTED_DOCUMENT_REQUIRED, 'no');
+    const throwing = {
+      refuseRaw: () => undefined,
+      resolveBody: () => {
+        throw refusal;
+      },
+    } as unknown as TrustedDocumentGate;
+    assert.deepEqual(await answers(throwing, '{"query":"{ a }"}'), [{ err: refusal, body: undefined }]);
+
+    const rawRefusal = new HttpError(403, ErrorCode.TRUSTED_DOCUMENT_REQUIRED, 'raw');
+    const refusing = {
+      refuseRaw: () => rawRefusal,
+      resolveBody: () => assert.fail('not parsed after a raw refusal'),
+    } as unknown as TrustedDocumentGate;
+    assert.deepEqual(await answers(refusing, '{"query":"{ a }"}'), [{ err: rawRefusal, body: undefined }]);
   });
 });
 
