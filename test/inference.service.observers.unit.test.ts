@@ -123,6 +123,22 @@ describe('InferenceService observers', () => {
     assert.equal(tapped.length, 0, 'no tap after tapPredictions(undefined)');
   });
 
+  it('keeps an explanation’s variants from a tap installed while they wait in the queue (a shadow loaded mid-flight)', async () => {
+    const [prediction] = await service.predictMany([HOT]);
+    const tapped: Reading[] = [];
+    // The variants join the batcher's queue now; the tap arrives before their run.
+    const explaining = service.explain(prediction);
+    service.tapPredictions((rows) => tapped.push(...rows));
+    try {
+      const [explained, live] = await Promise.all([explaining, service.predict(READING)]);
+      assert.ok(explained.drivers.length > 0);
+      assert.deepEqual(tapped, [READING], 'only the live row reaches the tap');
+      assert.equal(live.reading, READING);
+    } finally {
+      service.tapPredictions(undefined);
+    }
+  });
+
   it('a tap that throws is reported as a run error and never fails the callers', async () => {
     runErrors.length = 0;
     const boom = new Error('tap failed');

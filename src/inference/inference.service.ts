@@ -188,7 +188,8 @@ export class InferenceService {
   async explain(prediction: PredictionResult): Promise<Explanation> {
     const { reading } = prediction;
     const rows = referenceVariants(reading, this.manifest.references);
-    if (this.tap) for (const row of rows) this.variants.add(row);
+    // Marked even with no tap yet: a shadow's tap installed while they wait must not take them for live rows.
+    for (const row of rows) this.variants.add(row);
     const variants = await this.batcher.loadAll(rows);
     return explanationOf(
       reading,
