@@ -115,7 +115,7 @@ export const groups = {
   // WORKERS > 1: the worker's request/answer channel to the primary, and drift summed across workers.
   ipc: {
     mutate: ['src/cluster-ipc.ts', 'src/observability/drift-cluster.ts'],
-    tests: ['dist/test/cluster-ipc.unit.test.js', 'dist/test/drift.cluster.unit.test.js'],
+    tests: ['dist/test/cluster-ipc.unit.test.js', 'dist/test/drift.cluster.unit.test.js', 'dist/test/drift-cluster.edges.unit.test.js'],
   },
   // POST/GET /graphql as the edge wires it: admission (drain, keys, request budget, large bodies), the query
   // limits before Apollo, the edge headers, the context.

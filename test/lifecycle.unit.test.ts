@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, it, mock } from 'node:test';
+import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify from 'fastify';
 import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import pino from 'pino';
@@ -220,6 +221,27 @@ describe('probe routes', () => {
       assert.equal((await off.inject('/schema.graphql')).statusCode, 404);
     } finally {
       await Promise.all([on.close(), off.close()]);
+    }
+  });
+
+  it('answers the probes and /metrics while the server sheds load; the other routes get 503', async () => {
+    const fastify = Fastify();
+    // An unhealthy external check puts under-pressure in the same refusing state as a long event-loop stall.
+    await fastify.register(fastifyUnderPressure, { healthCheck: () => Promise.resolve(false), healthCheckInterval: 60_000 });
+    await fastify.register(probeRoutes, {
+      config: config({ landingPage: true, introspection: true }),
+      models: { ready: true, state: { status: 'ready' } } as unknown as ModelHost,
+      schema,
+      metrics: metrics as unknown as Metrics,
+    });
+    try {
+      const status = async (url: string) => (await fastify.inject(url)).statusCode;
+      assert.deepEqual(
+        await Promise.all(['/healthz', '/readyz', '/metrics', '/', '/schema.graphql'].map(status)),
+        [200, 200, 200, 503, 503],
+      );
+    } finally {
+      await fastify.close();
     }
   });
 });

@@ -5,12 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSchema, Kind, parse, type OperationDefinitionNode } from 'graphql';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import { ErrorCode } from '../src/errors';
+import { DriftMonitor } from '../src/inference/drift';
 import type { InferenceService } from '../src/inference/inference.service';
 import type { ShadowScorer } from '../src/inference/shadow-scorer';
 import { Metrics, OTHER_ROOT_FIELD, outcomeLabel, RATE_LIMIT_BUDGETS } from '../src/observability/metrics';
 import { metricsPlugin, rootFieldNames, rootFieldOf } from '../src/observability/metrics.plugin';
+import { testDriftReference } from './helpers/drift';
 import { metricValue, parseMetrics } from './helpers/metrics';
+import { NORMAL_READING } from './helpers/readings';
 
 const text = async (m: Metrics) => (await m.metricsText()).body;
 const service = (version: string, device = 'cpu') => ({ manifest: { version }, device }) as unknown as InferenceService;
@@ -157,6 +161,36 @@ describe('Metrics', () => {
     assert.equal(metricValue(local.body, 'pm_http_large_body_refusals_total'), 1);
     m.useAggregate(() => Promise.resolve('pm_cluster 1\n'));
     assert.deepEqual(await m.metricsText(), { contentType: local.contentType, body: 'pm_cluster 1\n' });
+  });
+
+  it('reads the drift series from the monitor it watches', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const monitor = new DriftMonitor({
+      enabled: true,
+      windowRows: 100,
+      maxAgeMs: 60_000,
+      minRows: 10,
+      psiModerate: 0.1,
+      psiSignificant: 0.25,
+    });
+    monitor.useReference(testDriftReference());
+    monitor.record([{ reading: NORMAL_READING, predictedFailureType: 'NO_FAILURE', isAnomaly: true }]);
+    assert.equal(metricValue(await text(m), 'pm_input_window_rows', { field: 'torque' }), 0, 'nothing before it watches');
+    m.watchDrift(monitor);
+    const t = await text(m);
+    assert.equal(metricValue(t, 'pm_input_window_rows', { field: 'torque' }), 1);
+    assert.equal(metricValue(t, 'pm_input_window_anomalies'), 1);
+  });
+
+  it('summed over cluster workers, each model served reads 1, not the number of workers', async () => {
+    const workers = [1, 2, 3].map(() => {
+      const m = new Metrics({ defaultMetrics: false });
+      m.modelObserver().serving!(service('1.0.0'));
+      return m;
+    });
+    const json = await Promise.all(workers.map((w) => (w.registry as Registry).getMetricsAsJSON()));
+    const t = await AggregatorRegistry.aggregate(json).metrics();
+    assert.equal(metricValue(t, 'pm_model_info', { version: '1.0.0', role: 'primary' }), 1);
   });
 });
 

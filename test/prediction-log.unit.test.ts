@@ -2,7 +2,7 @@
 // a fake sink whose writes the test releases one by one, the file sink in a temporary directory, and
 // the Redis sink on a throw-away redis-server. The server-level behaviour is test/prediction-log.test.ts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
@@ -256,6 +256,35 @@ describe('PredictionLog: a failing sink', () => {
       mock.timers.reset();
     }
   });
+
+  it('keeps one retry timer: appends while the sink is down do not bring the next try forward', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const { sink, log } = setup();
+      sink.available = false;
+      log.append(entry(1));
+      await turn();
+      mock.timers.tick(100);
+      log.append(entry(1));
+      await turn();
+      mock.timers.tick(150);
+      await turn();
+      // The try at 250 ms found the sink still down and set the next one 250 ms later, at 500 ms.
+      sink.available = true;
+      mock.timers.tick(249);
+      await turn();
+      assert.equal(sink.batches.length, 0, 'no second timer from the append at 100 ms (it would fire at 350 ms)');
+      mock.timers.tick(1);
+      await turn();
+      assert.deepEqual(
+        sink.batches.map((b) => b.length),
+        [2],
+      );
+      await log.close();
+    } finally {
+      mock.timers.reset();
+    }
+  });
 });
 
 describe('PredictionLog: close', () => {
@@ -465,6 +494,19 @@ describe('FileWriter', () => {
     assert.equal(readFileSync(file, 'utf8').length, 200, 'the limit is reached, not passed');
   });
 
+  it(
+    'rejects a failed write with the system error, and opens the file again for the next write',
+    { skip: existsSync('/dev/full') ? false : 'no /dev/full' },
+    async () => {
+      // /dev/full opens and then fails every write with ENOSPC, as a full disk does.
+      const w = await FileWriter.create('/dev/full', 1_000_000);
+      await assert.rejects(w.write([sized(100)]), { code: 'ENOSPC' });
+      // Still ENOSPC, not a write on the handle the failure closed (EBADF).
+      await assert.rejects(w.write([sized(100)]), { code: 'ENOSPC' });
+      await w.close();
+    },
+  );
+
   it('writes nothing for an empty batch', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pm-filewriter-'));
     const file = path.join(dir, 'p.jsonl');
@@ -472,6 +514,31 @@ describe('FileWriter', () => {
     assert.equal(await w.write([]), 0);
     await w.close();
     assert.equal(readFileSync(file, 'utf8'), '');
+  });
+});
+
+describe('RedisWriter: its client', () => {
+  /** The writer's ioredis client, swapped for a fake or read for its options. */
+  const clientOf = (w: RedisWriter) => w as unknown as { redis: Redis };
+
+  it('refuses a batch that Redis answered with no reply at all, and stores nothing for an empty one', async () => {
+    const w = new RedisWriter(`redis://127.0.0.1:${await freePort()}`, 'preds', 10, () => undefined);
+    const real = clientOf(w).redis;
+    real.disconnect();
+    clientOf(w).redis = { pipeline: () => ({ xadd: () => undefined, exec: () => Promise.resolve(null) }) } as unknown as Redis;
+    await assert.rejects(w.write([sized(100)]), { message: 'no reply from Redis' });
+    assert.equal(await w.write([]), 0);
+  });
+
+  it('backs off 100 ms more per failed reconnect, up to 2 s, and never stops reconnecting', async () => {
+    const w = new RedisWriter(`redis://127.0.0.1:${await freePort()}`, 'preds', 10, () => undefined);
+    const { retryStrategy, commandTimeout, connectTimeout } = clientOf(w).redis.options;
+    assert.deepEqual(
+      [1, 2, 5, 19, 20, 21, 1_000].map((times) => retryStrategy!(times)),
+      [100, 200, 500, 1_900, 2_000, 2_000, 2_000],
+    );
+    assert.deepEqual([commandTimeout, connectTimeout], [5_000, 2_000]);
+    await w.close();
   });
 });
 
@@ -542,7 +609,19 @@ describe('RedisWriter', { skip: redisSkipReason() }, () => {
     await until('a connection error', () => errors.length > 0, { everyMs: 5 });
     assert.equal(w.available, false);
     assert.match(errors[0], /ECONNREFUSED/);
-    await assert.rejects(w.write([sized(100)]));
+    // Refused at once, not queued until the next connection attempt fails: the log's buffer is the only queue.
+    await assert.rejects(w.write([sized(100)]), /enableOfflineQueue/);
+    await w.close();
+  });
+
+  it('reconnects by itself after Redis drops its connection', async () => {
+    const errors: string[] = [];
+    const w = new RedisWriter(redis.url, 'preds', 10, (m) => errors.push(m));
+    await until('the Redis sink is ready', () => w.available, { everyMs: 5 });
+    await client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    await until('the Redis sink noticed', () => !w.available, { everyMs: 2 });
+    await until('the Redis sink is back', () => w.available, { everyMs: 5 });
+    assert.equal(await w.write([sized(100)]), 1);
     await w.close();
   });
 });

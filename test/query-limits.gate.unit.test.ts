@@ -1,7 +1,9 @@
-// QueryLimitGate's memory of passed documents: bounded in count and in characters.
+// QueryLimitGate's memory of passed documents (bounded in count and in characters, each bound exact), its
+// token-limit answer, and what measureDocument reports for a document with fragments.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QueryLimitGate } from '../src/protection/query-limits';
+import { parse } from 'graphql';
+import { measureDocument, QueryLimitGate } from '../src/protection/query-limits';
 
 const LIMITS = { maxQueryDepth: 8, maxQueryCost: 5_000, maxAliases: 30, maxRootFields: 20, maxQueryTokens: 25_000 };
 /** A document that passes every limit; the comment makes it `pad` characters longer and costs no tokens. */
@@ -38,5 +40,58 @@ describe('QueryLimitGate memory', () => {
     for (let i = 0; i < 12; i++) gate.check(doc(i, 1_000_000));
     assert.ok(gate.remembered.chars <= 4 * 1024 * 1024);
     assert.equal(gate.remembered.documents, 4);
+  });
+});
+
+describe('QueryLimitGate: exact bounds and answers', () => {
+  /** Distinct passing documents of exactly `length` characters. */
+  const sized = (i: number, length: number) => {
+    const head = `{ health { status } } # ${i} `;
+    return head + 'x'.repeat(length - head.length);
+  };
+
+  it('counts a document checked twice once: the second check is answered from memory', () => {
+    const gate = new QueryLimitGate(LIMITS);
+    assert.equal(gate.check(doc(1)), undefined);
+    assert.equal(gate.check(doc(1)), undefined);
+    assert.deepEqual(gate.remembered, { documents: 1, chars: doc(1).length });
+  });
+
+  it('remembers a document of exactly a quarter of `rememberChars`, and fills `rememberChars` exactly', () => {
+    const gate = new QueryLimitGate(LIMITS, 1_000, 400);
+    for (let i = 0; i < 4; i++) assert.equal(gate.check(sized(i, 100)), undefined);
+    assert.deepEqual(gate.remembered, { documents: 4, chars: 400 });
+    // One character more than the room left forgets the oldest.
+    assert.equal(gate.check(sized(4, 100)), undefined);
+    assert.deepEqual(gate.remembered, { documents: 4, chars: 400 });
+    const over = new QueryLimitGate(LIMITS, 1_000, 400);
+    assert.equal(over.check(sized(0, 101)), undefined);
+    assert.deepEqual(over.remembered, { documents: 0, chars: 0 });
+  });
+
+  it('refuses a document over MAX_QUERY_TOKENS with the limit named, and remembers nothing', () => {
+    const gate = new QueryLimitGate({ ...LIMITS, maxQueryTokens: 10 });
+    const error = gate.check('{ a b c d e f g h i j k l }');
+    assert.ok(error);
+    assert.equal(error.status, 400);
+    assert.equal(error.code, 'QUERY_TOO_COMPLEX');
+    assert.equal(error.message, 'The document has more than 10 tokens (MAX_QUERY_TOKENS); reading stopped there');
+    assert.deepEqual(error.extensions, { rule: 'tokens', limit: 10 });
+    assert.deepEqual(gate.remembered, { documents: 0, chars: 0 });
+  });
+});
+
+describe('measureDocument: operations only', () => {
+  it('reports each operation once and never a fragment definition as if it were one', () => {
+    const measured = measureDocument(
+      parse(`query A { nested { ...Deep } }
+        fragment Deep on Nested { value child { value } other: value }
+        query B { health { status } }`),
+    );
+    assert.deepEqual(
+      measured.map((m) => m.name),
+      ['A', 'B'],
+    );
+    assert.deepEqual(measured[0], { name: 'A', depth: 3, cost: 5, aliases: 1, rootFields: 1 });
   });
 });

@@ -1,4 +1,4 @@
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ErrorCode } from '../errors';
 import type { BatcherHooks, DropReason } from '../inference/batcher';
 import type { DriftMonitor } from '../inference/drift';
@@ -256,9 +256,4 @@ export class Metrics {
     const body = this.aggregate ? await this.aggregate() : await this.registry.metrics();
     return { contentType: this.registry.contentType, body };
   }
-}
-
-/** Prometheus text of every worker's registry, summed (or max'ed, per metric) by prom-client. */
-export function clusterAggregator(): AggregatorRegistry<typeof Registry.PROMETHEUS_CONTENT_TYPE> {
-  return new AggregatorRegistry();
 }
