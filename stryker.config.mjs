@@ -51,7 +51,12 @@ export const groups = {
   // The error boundary: the catalogue, the formatter, and the coercion errors read back into violations.
   errors: {
     mutate: ['src/errors.ts', 'src/error-formatter.ts', 'src/coercion-errors.ts'],
-    tests: ['dist/test/errors.unit.test.js', 'dist/test/errors.boundary.unit.test.js', 'dist/test/coercion-errors.unit.test.js'],
+    tests: [
+      'dist/test/errors.unit.test.js',
+      'dist/test/errors.boundary.unit.test.js',
+      'dist/test/coercion-errors.unit.test.js',
+      'dist/test/errors.catalogue.unit.test.js',
+    ],
   },
   // The HTTP edge: client identity, CORS origins, RateLimit headers, body decoding and parsing (and the bulk lane
   // large bodies go through), content types, edge errors.
@@ -121,7 +126,7 @@ export const groups = {
   // limits before Apollo, the edge headers, the context.
   route: {
     mutate: ['src/http/graphql.plugin.ts'],
-    tests: ['dist/test/graphql-route.unit.test.js'],
+    tests: ['dist/test/graphql-route.unit.test.js', 'dist/test/graphql-route.bulk.test.js'],
   },
   // WORKERS > 1: the primary (forks and replacements, signals, the budgets, metrics and shadow totals it answers
   // for the workers) on a fake node:cluster and process; a worker's side (attachProcess) and its rate-limit store.
