@@ -34,9 +34,16 @@ function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'pm-predlog-'));
 }
 
+/**
+ * The whole records in `file`. A live server may be mid-write when this reads (a reader can see part of a
+ * write), so text after the last newline is not a record yet; the tests that need whole lines check the
+ * file's end themselves.
+ */
 function lines(file: string): PredictionRecord[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
+  const text = readFileSync(file, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as PredictionRecord);
@@ -324,9 +331,14 @@ describe('PREDICTION_LOG=file: rotation at PREDICTION_LOG_MAX_BYTES', () => {
 });
 
 describe('PREDICTION_LOG=file: the process', () => {
+  // Every server a test starts, killed at the end whatever happened: one left running (a test that failed
+  // before its own stop) would keep this file's process, and so the whole run, from ever ending.
+  const servers: ServerProcess[] = [];
+  after(() => Promise.all(servers.map((s) => s.kill())));
   async function serve(env: Record<string, string>): Promise<{ server: ServerProcess; origin: string }> {
     const port = await freePort();
     const server = new ServerProcess({ PORT: String(port), RATE_LIMIT_ENABLED: 'false', ...env });
+    servers.push(server);
     await server.waitFor('model ready');
     return { server, origin: `http://127.0.0.1:${port}` };
   }
@@ -353,16 +365,14 @@ describe('PREDICTION_LOG=file: the process', () => {
     }
     return rows;
   }
-  let server: ServerProcess | undefined;
-  after(() => server?.kill());
 
   it('a graceful stop (SIGTERM) writes every row served before it exits', async () => {
     const file = path.join(tempDir(), 'p.jsonl');
     const started = await serve({ PREDICTION_LOG: `file:${file}` });
-    server = started.server;
+    const server = started.server;
     // Requests in flight when the signal arrives are answered during the drain: their rows count too.
     const load = Promise.all([send(started.origin, 30, 40), send(started.origin, 30, 40)]);
-    await until('some rows served', () => lines(file).length > 0 || server!.count('request') > 5, { everyMs: 5 });
+    await until('some rows served', () => lines(file).length > 0 || server.count('request') > 5, { everyMs: 5 });
     server.child.kill('SIGTERM');
     const served = (await load).reduce((a, b) => a + b, 0);
     const { code } = await server.exited;
@@ -375,7 +385,7 @@ describe('PREDICTION_LOG=file: the process', () => {
     const file = path.join(tempDir(), 'p.jsonl');
     const buffer = 100;
     const started = await serve({ PREDICTION_LOG: `file:${file}`, PREDICTION_LOG_BUFFER_RECORDS: String(buffer) });
-    server = started.server;
+    const server = started.server;
     const served = await send(started.origin, 40, 20);
     server.child.kill('SIGKILL');
     await server.exited;
